@@ -1,0 +1,107 @@
+/**
+ * deno task sweep --preset quick --out DIR [--shard i/n] [--spec FILE] [--list]
+ * deno task sweep --merge DIR [DIR ...]
+ *
+ * Runs (or resumes) a sweep into DIR; a rerun skips finished runs and resumes unfinished ones.
+ * The shard also comes from SWEEP_SHARD=i/n, a Slurm job array (SLURM_ARRAY_TASK_ID/COUNT) or a
+ * Kubernetes Indexed Job (JOB_COMPLETION_INDEX with SWEEP_SHARD_COUNT). Exits 1 when a run failed.
+ */
+import {
+  expandSpec,
+  formatProgress,
+  loadSpecFile,
+  preset,
+  PRESET_NAMES,
+  resolveShard,
+  runSweep,
+  shardItems,
+  summarizeSweep,
+  type SweepProgress,
+} from "../sweep/mod.ts";
+
+const USAGE = `usage:
+  deno task sweep (--preset ${PRESET_NAMES.join("|")} | --spec FILE) --out DIR [--shard i/n]
+                  [--list] [--lock-stale SECONDS]
+  deno task sweep --merge DIR [DIR ...]`;
+
+function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
+  // --name=value is the same as --name value
+  const args = raw.flatMap((a) =>
+    /^--[a-z-]+=/.test(a) ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a]
+  );
+  const out: Record<string, string | string[] | boolean> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--help" || a === "-h") out.help = true;
+    else if (a === "--list") out.list = true;
+    else if (a === "--merge") {
+      const dirs: string[] = [];
+      while (i + 1 < args.length && !args[i + 1].startsWith("--")) dirs.push(args[++i]);
+      out.merge = dirs;
+    } else if (["--preset", "--spec", "--out", "--shard", "--lock-stale"].includes(a)) {
+      const v = args[++i];
+      if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value\n${USAGE}`);
+      out[a.slice(2)] = v;
+    } else {
+      throw new Error(`unknown argument "${a}"\n${USAGE}`);
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(Deno.args);
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.merge) {
+    const dirs = args.merge as string[];
+    if (dirs.length === 0) throw new Error(`--merge needs at least one sweep folder\n${USAGE}`);
+    console.log(summarizeSweep(dirs).text);
+    return 0;
+  }
+  if (!args.preset === !args.spec) {
+    throw new Error(`give exactly one of --preset or --spec\n${USAGE}`);
+  }
+  const spec = args.spec ? await loadSpecFile(args.spec as string) : preset(args.preset as string);
+  const shard = resolveShard(args.shard as string | undefined);
+  if (args.list) {
+    for (const r of shardItems(expandSpec(spec), shard)) {
+      console.log(`${String(r.index).padStart(4)} ${r.runId} ${r.label}`);
+    }
+    return 0;
+  }
+  if (!args.out) throw new Error(`--out DIR is required\n${USAGE}`);
+  const tty = Deno.stderr.isTerminal();
+  let last = 0;
+  const enc = new TextEncoder();
+  const onProgress = (p: SweepProgress) => {
+    const now = performance.now();
+    if (p.event === "step" && now - last < (tty ? 500 : 10_000)) return;
+    last = now;
+    const line = `[sweep] ${formatProgress(p)}`;
+    if (tty) Deno.stderr.writeSync(enc.encode(`\r\x1b[K${line}${p.event === "end" ? "\n" : ""}`));
+    else console.error(line);
+  };
+  const summary = await runSweep(spec, {
+    out: args.out as string,
+    shard,
+    onProgress,
+    log: (l) => console.error(tty ? `\r\x1b[K${l}` : l),
+    lockStaleS: args["lock-stale"] ? Number(args["lock-stale"]) : undefined,
+  });
+  for (const f of summary.failed) {
+    console.error(`[sweep] failed: ${f.label} (${f.runId}): ${f.error}`);
+  }
+  return summary.failed.length > 0 ? 1 : 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`sweep: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(2);
+  }
+}

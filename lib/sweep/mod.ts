@@ -1,0 +1,42 @@
+/**
+ * Sweeps: typed specs and presets, expansion into runs keyed by config hash, a resumable engine
+ * with per-run locks and sharding (Slurm job arrays, Kubernetes Indexed Jobs), atomic Parquet
+ * results, merging and fit data.
+ */
+export type {
+  Budget,
+  RunConfig,
+  RunContext,
+  RunOne,
+  RunOutcome,
+  SharedTrainSettings,
+  SizeSpec,
+  SweepRun,
+  SweepSpec,
+  SweepSpecInput,
+  TrainProgress,
+} from "./types.ts";
+export { canonicalJson, runIdOf } from "./hash.ts";
+export { DEFAULT_TRAIN, expandSpec, loadSpecFile, stepsOf, validateSpec } from "./spec.ts";
+export { preset, PRESET_NAMES } from "./presets.ts";
+export { parseShard, resolveShard, type Shard, SHARD_COUNT_ENV, shardItems } from "./shard.ts";
+export { type LockInfo, RunLock, staleReason, tryLock } from "./lock.ts";
+export {
+  checkpointDirOf,
+  finishedRunIds,
+  loadRouterMetrics,
+  loadSweepCurves,
+  loadSweepResults,
+  lockPathOf,
+  runDir,
+  type RunStatus,
+} from "./store.ts";
+export { doneRuns, fitFrame, type SweepFitData } from "./fit.ts";
+export {
+  runCost,
+  runSweep,
+  type SweepOptions,
+  type SweepProgress,
+  type SweepSummary,
+} from "./engine.ts";
+export { formatDuration, formatProgress, notebookProgress, summarizeSweep } from "./report.ts";

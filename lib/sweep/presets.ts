@@ -1,0 +1,89 @@
+/**
+ * Preset sweeps. Sizes and budgets follow STACK.md's measurements on a 2-core machine (tfjs wasm,
+ * single thread per process): see each preset's comment for its intended wall time.
+ */
+import { validateSpec } from "./spec.ts";
+import type { SweepSpec, SweepSpecInput } from "./types.ts";
+
+const PRESET_INPUTS: Record<string, SweepSpecInput> = {
+  // CI: 2 sizes x (dense + 2 routers x E=4) = 6 tiny runs, well under a minute or two on 2 cores.
+  smoke: {
+    name: "smoke",
+    routers: ["S-Base", "Hash"],
+    sizes: [{ dModel: 16, layers: 1, heads: 2 }, { dModel: 32, layers: 1, heads: 2 }],
+    experts: [1, 4],
+    seeds: [0],
+    budget: { steps: 12 },
+    train: { batchSize: 4, seqLen: 32, warmupSteps: 2, evalEvery: 6, evalBatches: 2 },
+    checkpointEvery: 4,
+  },
+  // <= 15 min on 2 CPU cores (two shards): 3 sizes x (dense + 3 routers x E in {4, 16, 64}) = 30
+  // runs, enough to fit Eq. (1) per technique (3 N x 4 E points each).
+  quick: {
+    name: "quick",
+    routers: ["S-Base", "RL-R", "Hash"],
+    sizes: [
+      { dModel: 32, layers: 2, heads: 2 },
+      { dModel: 48, layers: 2, heads: 4 },
+      { dModel: 64, layers: 2, heads: 4 },
+    ],
+    experts: [1, 4, 16, 64],
+    seeds: [0],
+    budget: { tokens: 96_000 },
+    train: { batchSize: 8, seqLen: 64, warmupSteps: 20, evalEvery: 0, evalBatches: 8 },
+    checkpointEvery: 25,
+  },
+  // A few hours on a CPU: 5 sizes x (dense + 3 routers x 6 E) = 95 runs at ~0.5M tokens.
+  full: {
+    name: "full",
+    routers: ["S-Base", "RL-R", "Hash"],
+    sizes: [
+      { dModel: 32, layers: 2, heads: 2 },
+      { dModel: 48, layers: 2, heads: 4 },
+      { dModel: 64, layers: 3, heads: 4 },
+      { dModel: 96, layers: 3, heads: 4 },
+      { dModel: 128, layers: 4, heads: 4 },
+    ],
+    experts: [1, 2, 4, 8, 16, 32, 64],
+    seeds: [0],
+    budget: { tokens: 500_000 },
+    train: { batchSize: 16, seqLen: 64, warmupSteps: 50, evalEvery: 100, evalBatches: 16 },
+    checkpointEvery: 50,
+  },
+  // One GPU (webgpu backend): 5 sizes up to d512 x 6 layers, E up to 128, 20M tokens a run.
+  gpu: {
+    name: "gpu",
+    routers: ["S-Base", "RL-R", "Hash"],
+    sizes: [
+      { dModel: 128, layers: 4, heads: 4 },
+      { dModel: 192, layers: 4, heads: 6 },
+      { dModel: 256, layers: 6, heads: 8 },
+      { dModel: 384, layers: 6, heads: 8 },
+      { dModel: 512, layers: 6, heads: 8 },
+    ],
+    experts: [1, 4, 8, 16, 32, 64, 128],
+    seeds: [0],
+    budget: { tokens: 20_000_000 },
+    train: {
+      batchSize: 32,
+      seqLen: 128,
+      vocabSize: 4096,
+      warmupSteps: 200,
+      evalEvery: 500,
+      evalBatches: 32,
+      backend: "webgpu",
+    },
+    checkpointEvery: 250,
+  },
+};
+
+export const PRESET_NAMES = Object.keys(PRESET_INPUTS);
+
+/** A validated preset spec: "smoke", "quick", "full" or "gpu". */
+export function preset(name: string): SweepSpec {
+  const input = PRESET_INPUTS[name];
+  if (!input) {
+    throw new Error(`Unknown sweep preset "${name}"; presets: ${PRESET_NAMES.join(", ")}`);
+  }
+  return validateSpec(structuredClone(input), `preset ${name}`);
+}

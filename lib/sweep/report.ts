@@ -1,0 +1,125 @@
+/**
+ * Human-readable progress and summaries: a one-line progress text for the CLI, a live display for
+ * notebooks, and the merge summary of a sweep folder.
+ */
+import pl from "nodejs-polars";
+import type { SweepProgress } from "./engine.ts";
+import { expandSpec, validateSpec } from "./spec.ts";
+import { loadSweepResults } from "./store.ts";
+
+export function formatDuration(s: number | null): string {
+  if (s === null || !Number.isFinite(s)) return "?";
+  s = Math.max(0, Math.round(s));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  return h > 0
+    ? `${h}h${String(m).padStart(2, "0")}m`
+    : m > 0
+    ? `${m}m${String(sec).padStart(2, "0")}s`
+    : `${sec}s`;
+}
+
+/** "runs 3/24 done (1 skipped, 0 diverged) | S-Base d32L2 E4 step 40/188 | 1m05s, ETA 6m10s" */
+export function formatProgress(p: SweepProgress): string {
+  const parts = [
+    `runs ${p.done}/${p.total} done (${p.skipped} skipped, ${p.diverged} diverged` +
+    `${p.failed ? `, ${p.failed} FAILED` : ""}${
+      p.busyElsewhere ? `, ${p.busyElsewhere} elsewhere` : ""
+    })`,
+  ];
+  if (p.current && p.event !== "end") {
+    parts.push(`${p.current.label} step ${p.current.step}/${p.current.steps || "?"}`);
+  }
+  parts.push(`${formatDuration(p.elapsedS)}, ETA ${formatDuration(p.etaS)}`);
+  return parts.join(" | ");
+}
+
+/**
+ * A progress callback for Jupyter (Deno kernel): one output updated in place. Outside a kernel it
+ * prints throttled lines instead.
+ */
+export function notebookProgress(opts: { everyS?: number } = {}): (p: SweepProgress) => void {
+  const displayId = `sweep-progress-${crypto.randomUUID()}`;
+  const jupyter = (Deno as unknown as {
+    jupyter?: { display(b: Record<string, unknown>, o: Record<string, unknown>): Promise<void> };
+  }).jupyter;
+  let last = 0;
+  let first = true;
+  return (p) => {
+    const now = performance.now();
+    if (p.event === "step" && now - last < (opts.everyS ?? 1) * 1000) return;
+    last = now;
+    const text = formatProgress(p);
+    if (!jupyter) {
+      console.log(text);
+      return;
+    }
+    const pct = p.total ? (100 * p.done) / p.total : 100;
+    const html = `<div style="font-family:monospace"><progress value="${pct}" max="100" ` +
+      `style="width:20em"></progress> ${
+        text.replaceAll("&", "&amp;").replaceAll("<", "&lt;")
+      }</div>`;
+    void jupyter.display({ "text/plain": text, "text/html": html }, {
+      raw: true,
+      display_id: displayId,
+      update: !first,
+    });
+    first = false;
+  };
+}
+
+/**
+ * Summary of a sweep folder (all shards): runs per status and router, and which runs of the specs
+ * recorded in DIR/specs have no result yet.
+ */
+export function summarizeSweep(dirs: string | string[]): { text: string; results: pl.DataFrame } {
+  const list = Array.isArray(dirs) ? dirs : [dirs];
+  const results = loadSweepResults(list);
+  const lines: string[] = [];
+  const have = new Set<string>(
+    results.height ? results.getColumn("run_id").toArray() as string[] : [],
+  );
+  for (const dir of list) {
+    let entries: Deno.DirEntry[] = [];
+    try {
+      entries = [...Deno.readDirSync(`${dir}/specs`)].filter((e) => e.name.endsWith(".json"));
+    } catch { /* no spec records */ }
+    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const spec = validateSpec(
+        JSON.parse(Deno.readTextFileSync(`${dir}/specs/${e.name}`)),
+        e.name,
+      );
+      const runs = expandSpec(spec);
+      const missing = runs.filter((r) => !have.has(r.runId));
+      lines.push(
+        `spec ${spec.name}: ${runs.length - missing.length}/${runs.length} runs have results` +
+          (missing.length
+            ? `; missing: ${missing.slice(0, 8).map((r) => `${r.label} (${r.runId})`).join(", ")}${
+              missing.length > 8 ? ", ..." : ""
+            }`
+            : ""),
+      );
+    }
+  }
+  if (results.height === 0) {
+    lines.push(`no finished runs under ${list.join(", ")}`);
+    return { text: lines.join("\n"), results };
+  }
+  const byStatus = results.groupBy("status").agg(pl.col("run_id").count().alias("runs"))
+    .sort("status");
+  lines.push(
+    `${results.height} runs: ` +
+      byStatus.toRecords().map((r) => `${r.runs} ${r.status}`).join(", "),
+  );
+  const table = results
+    .groupBy(["router", "E"])
+    .agg(
+      pl.col("run_id").count().alias("runs"),
+      pl.col("status").eq(pl.lit("diverged")).sum().alias("diverged"),
+      pl.col("val_loss").min().alias("best_val_loss"),
+      pl.col("N").min().alias("N_min"),
+      pl.col("N").max().alias("N_max"),
+    )
+    .sort(["router", "E"]);
+  lines.push(table.toString());
+  return { text: lines.join("\n"), results };
+}
