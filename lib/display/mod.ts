@@ -1,0 +1,144 @@
+/**
+ * Showing results in the Deno Jupyter kernel. A figure goes out as one MIME bundle: the plotly JSON
+ * (`application/vnd.plotly.v1+json`, interactive in JupyterLab/VS Code) plus a static PNG and/or SVG
+ * drawn by lib/export's headless Chromium, so it stays visible where plotly does not render
+ * (GitHub, nbconvert HTML). Tables are Polars frames shown as HTML. Outside a kernel every show*
+ * function prints the text/plain part instead.
+ */
+import type pl from "nodejs-polars";
+import { assertFigure, imageSize, type PlotlyFigure, sharedRenderer } from "../export/mod.ts";
+
+export type MimeBundle = Record<string, unknown>;
+
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+interface JupyterNs {
+  display(
+    obj: unknown,
+    opts?: { raw?: boolean; update?: boolean; display_id?: string },
+  ): Promise<void>;
+}
+
+function jupyter(): JupyterNs | undefined {
+  try {
+    // The getter throws outside `deno jupyter`.
+    const j = (Deno as unknown as { jupyter?: JupyterNs }).jupyter;
+    return typeof j?.display === "function" ? j : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when running inside the Deno Jupyter kernel. */
+export function inKernel(): boolean {
+  return jupyter() !== undefined;
+}
+
+/** Emits a raw MIME bundle in the kernel (awaited); prints its text/plain part elsewhere. */
+export async function displayBundle(
+  bundle: MimeBundle,
+  opts: { displayId?: string; update?: boolean; metadata?: Record<string, unknown> } = {},
+): Promise<void> {
+  const j = jupyter();
+  if (!j) {
+    console.log(String(bundle["text/plain"] ?? Object.keys(bundle).join(", ")));
+    return;
+  }
+  // Deno's display() takes image metadata inside the bundle under no key; keep it simple: data only.
+  await j.display(bundle, {
+    raw: true,
+    ...(opts.displayId ? { display_id: opts.displayId } : {}),
+    ...(opts.update ? { update: true } : {}),
+  });
+}
+
+export type StaticFormat = "png" | "svg" | "both" | "none";
+
+export interface FigureDisplayOptions {
+  /** Static fallback beside the plotly JSON (default "png"). */
+  static?: StaticFormat;
+  width?: number;
+  height?: number;
+  /** PNG pixel density (default 2: sharp on high-DPI screens). */
+  scale?: number;
+}
+
+function figureTitle(fig: PlotlyFigure): string {
+  const t = fig.layout.title;
+  const text = typeof t === "string" ? t : (t as { text?: string } | undefined)?.text;
+  return (text ?? "untitled").replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+}
+
+/** The MIME bundle for a figure: plotly JSON + static image(s) + a one-line text/plain. */
+export async function figureBundle(
+  fig: PlotlyFigure,
+  opts: FigureDisplayOptions = {},
+): Promise<MimeBundle> {
+  assertFigure(fig);
+  const size = imageSize(fig, opts);
+  const layout = { ...fig.layout, width: size.width, height: size.height };
+  const bundle: MimeBundle = {
+    [PLOTLY_MIME]: { data: fig.data, layout, config: fig.config ?? {} },
+    "text/plain": `Figure: ${figureTitle(fig)} (${fig.data.length} traces)`,
+  };
+  const kind = opts.static ?? "png";
+  if (kind !== "none") {
+    const r = await sharedRenderer();
+    if (kind === "png" || kind === "both") {
+      const png = await r.toPng(fig, size);
+      bundle["image/png"] = toBase64(png);
+    }
+    if (kind === "svg" || kind === "both") bundle["image/svg+xml"] = await r.toSvg(fig, size);
+  }
+  return bundle;
+}
+
+/** Shows a figure in the notebook (interactive plotly + static fallback). */
+export async function showFigure(
+  fig: PlotlyFigure,
+  opts: FigureDisplayOptions = {},
+): Promise<void> {
+  await displayBundle(await figureBundle(fig, opts));
+}
+
+export interface TableOptions {
+  /** Rows shown at most (default 50). */
+  maxRows?: number;
+  /** Caption shown above the table. */
+  caption?: string;
+}
+
+/** HTML + text bundle of a Polars frame (first maxRows rows). */
+export function tableBundle(df: pl.DataFrame, opts: TableOptions = {}): MimeBundle {
+  const rows = opts.maxRows ?? 50;
+  const shown = df.height > rows ? df.head(rows) : df;
+  const more = df.height > rows ? `<p><i>${df.height - rows} more rows not shown</i></p>` : "";
+  const caption = opts.caption ? `<p><b>${escapeHtml(opts.caption)}</b></p>` : "";
+  return {
+    "text/html": caption + shown.toHTML() + more,
+    "text/plain": (opts.caption ? opts.caption + "\n" : "") + shown.toString(),
+  };
+}
+
+/** Shows a Polars frame as a table (with an optional caption). */
+export async function showTable(df: pl.DataFrame, opts: TableOptions = {}): Promise<void> {
+  await displayBundle(tableBundle(df, opts));
+}
+
+/** Shows Markdown text (rendered in the notebook, printed elsewhere). */
+export async function showMarkdown(text: string): Promise<void> {
+  await displayBundle({ "text/markdown": text, "text/plain": text });
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  const CHUNK = 0x8000;
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    s += String.fromCharCode(...bytes.subarray(i, i + CHUNK));
+  }
+  return btoa(s);
+}
