@@ -13,15 +13,21 @@ import {
   preset,
   PRESET_NAMES,
   resolveShard,
+  type RunOne,
   runSweep,
   shardItems,
   summarizeSweep,
   type SweepProgress,
 } from "../sweep/mod.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const toFileUrl = (p: string) => pathToFileURL(resolve(p)).href;
 
 const USAGE = `usage:
   deno task sweep (--preset ${PRESET_NAMES.join("|")} | --spec FILE) --out DIR [--shard i/n]
-                  [--list] [--lock-stale SECONDS]
+                  [--list] [--lock-stale SECONDS] [--run-module FILE]
+  (--run-module: a module exporting runOne(config, ctx), used instead of lib/train's train)
   deno task sweep --merge DIR [DIR ...]`;
 
 function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
@@ -38,7 +44,9 @@ function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
       const dirs: string[] = [];
       while (i + 1 < args.length && !args[i + 1].startsWith("--")) dirs.push(args[++i]);
       out.merge = dirs;
-    } else if (["--preset", "--spec", "--out", "--shard", "--lock-stale"].includes(a)) {
+    } else if (
+      ["--preset", "--spec", "--out", "--shard", "--lock-stale", "--run-module"].includes(a)
+    ) {
       const v = args[++i];
       if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value\n${USAGE}`);
       out[a.slice(2)] = v;
@@ -84,7 +92,17 @@ async function main(): Promise<number> {
     if (tty) Deno.stderr.writeSync(enc.encode(`\r\x1b[K${line}${p.event === "end" ? "\n" : ""}`));
     else console.error(line);
   };
+  let runOne: RunOne | undefined;
+  if (args["run-module"]) {
+    const path = args["run-module"] as string;
+    const mod = await import(toFileUrl(path));
+    if (typeof mod.runOne !== "function") {
+      throw new Error(`--run-module ${path} must export a function runOne(config, ctx)`);
+    }
+    runOne = mod.runOne;
+  }
   const summary = await runSweep(spec, {
+    runOne,
     out: args.out as string,
     shard,
     onProgress,
