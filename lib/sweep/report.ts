@@ -27,7 +27,11 @@ export function formatProgress(p: SweepProgress): string {
     })`,
   ];
   if (p.current && p.event !== "end") {
-    parts.push(`${p.current.label} step ${p.current.step}/${p.current.steps || "?"}`);
+    parts.push(
+      p.current.steps
+        ? `${p.current.label} step ${p.current.step}/${p.current.steps}`
+        : `${p.current.label} starting`,
+    );
   }
   parts.push(`${formatDuration(p.elapsedS)}, ETA ${formatDuration(p.etaS)}`);
   return parts.join(" | ");
