@@ -204,7 +204,9 @@ describe("sweep spec", () => {
       [{ ...SPEC, train: { steps: 10 } }, /unknown field train.steps .*budget/],
       [{ ...SPEC, train: { backend: "tpu" } }, /train.backend must be one of/],
       [{ ...SPEC, name: undefined }, /missing required field "name"/],
-      [{ ...SPEC, routingFrequency: [2] }, /routingFrequency 2 exceeds layers 1/],
+      [{ ...SPEC, routingFrequency: [0.5] }, /routingFrequency 0.5 x layers 1 .* < 1/],
+      [{ ...SPEC, routingFrequency: [2] }, /routingFrequency\[0\] must be a fraction/],
+      [{ ...SPEC, routerOptions: { "RL-R": {} } }, /routerOptions names "RL-R"/],
     ];
     for (const [spec, re] of bad) expect(() => validateSpec(spec)).toThrow(re);
     expect(() => validateSpec({ ...SPEC, k: [2], experts: [1, 2, 4] })).not.toThrow();

@@ -65,7 +65,7 @@ export function runCost(c: RunConfig): number {
   const perToken = c.layers * (12 * c.dModel * c.dModel + 2 * c.seqLen * c.dModel) +
     2 * c.vocabSize * c.dModel;
   // Routed layers cost a little more per expert (per-expert ops, optimiser state).
-  const routedOverhead = c.experts > 1 ? 1 + 0.05 * c.experts / c.routingFrequency : 1;
+  const routedOverhead = c.experts > 1 ? 1 + 0.05 * c.experts * c.routingFrequency : 1;
   return c.steps * c.batchSize * c.seqLen * perToken * routedOverhead;
 }
 

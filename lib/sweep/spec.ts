@@ -16,15 +16,18 @@ import type {
 export const DEFAULT_TRAIN: SharedTrainSettings = {
   batchSize: 8,
   seqLen: 64,
-  lr: 3e-3,
+  lr: 2e-3,
+  lrMinRatio: 0.1,
   warmupSteps: 10,
-  weightDecay: 0,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.95,
   gradClip: 1,
-  vocabSize: 1024,
-  capacityFactor: 1.25,
+  vocabSize: 2048,
+  capacityFactor: 2,
   backend: "wasm",
   evalEvery: 0,
-  evalBatches: 8,
+  evalBatches: 4,
 };
 
 const SPEC_KEYS = [
@@ -38,6 +41,7 @@ const SPEC_KEYS = [
   "budget",
   "train",
   "checkpointEvery",
+  "routerOptions",
   "$schema",
   "description",
 ] as const;
@@ -111,10 +115,13 @@ function validateTrain(where: string, v: unknown): SharedTrainSettings {
     batchSize: posInt(where, "train.batchSize", t.batchSize),
     seqLen: posInt(where, "train.seqLen", t.seqLen),
     lr: finiteNum(where, "train.lr", t.lr),
+    lrMinRatio: finiteNum(where, "train.lrMinRatio", t.lrMinRatio),
     warmupSteps: posInt(where, "train.warmupSteps", t.warmupSteps, 0),
     weightDecay: finiteNum(where, "train.weightDecay", t.weightDecay),
+    beta1: finiteNum(where, "train.beta1", t.beta1),
+    beta2: finiteNum(where, "train.beta2", t.beta2),
     gradClip: finiteNum(where, "train.gradClip", t.gradClip),
-    vocabSize: posInt(where, "train.vocabSize", t.vocabSize, 2),
+    vocabSize: posInt(where, "train.vocabSize", t.vocabSize, 257),
     capacityFactor: finiteNum(where, "train.capacityFactor", t.capacityFactor),
     backend: backend as SharedTrainSettings["backend"],
     evalEvery: posInt(where, "train.evalEvery", t.evalEvery, 0),
@@ -185,7 +192,12 @@ export function validateSpec(input: unknown, where = "object"): SweepSpec {
     where,
     "routingFrequency",
     input.routingFrequency ?? [1],
-    (x, f) => posInt(where, f, x),
+    (x, f) => {
+      if (typeof x !== "number" || !(x > 0 && x <= 1)) {
+        fail(where, `${f} must be a fraction of routed blocks in (0, 1], got ${JSON.stringify(x)}`);
+      }
+      return x;
+    },
   );
   const k = list(where, "k", input.k ?? [1], (x, f) => posInt(where, f, x));
   const seeds = list(where, "seeds", input.seeds ?? [0], (x, f) => posInt(where, f, x, 0));
@@ -199,13 +211,26 @@ export function validateSpec(input: unknown, where = "object"): SweepSpec {
   }
   for (const R of routingFrequency) {
     for (const s of sizes) {
-      if (routed.length > 0 && R > s.layers) {
+      if (routed.length > 0 && Math.floor(s.layers * R + 1e-9) < 1) {
         fail(
           where,
-          `routingFrequency ${R} exceeds layers ${s.layers} of size d${s.dModel}: no layer ` +
-            `would be routed; use R <= layers`,
+          `routingFrequency ${R} x layers ${s.layers} of size d${s.dModel} < 1: no block ` +
+            `would be routed; raise R or layers`,
         );
       }
+    }
+  }
+  const routerOptions: Record<string, Record<string, unknown>> = {};
+  if (input.routerOptions !== undefined) {
+    if (!isRecord(input.routerOptions)) {
+      fail(where, `routerOptions must be an object {router name: {option: value}}`);
+    }
+    for (const [r, o] of Object.entries(input.routerOptions)) {
+      if (!routers.includes(r)) {
+        fail(where, `routerOptions names "${r}", which is not in routers (${routers.join(", ")})`);
+      }
+      if (!isRecord(o)) fail(where, `routerOptions.${r} must be an object of options`);
+      routerOptions[r] = o;
     }
   }
   const checkpointEvery = posInt(where, "checkpointEvery", input.checkpointEvery ?? 50);
@@ -219,6 +244,7 @@ export function validateSpec(input: unknown, where = "object"): SweepSpec {
     seeds,
     budget: validateBudget(where, input.budget),
     train: validateTrain(where, input.train),
+    routerOptions,
     checkpointEvery,
   };
 }
@@ -265,13 +291,28 @@ export function expandSpec(input: SweepSpec | SweepSpecInput): SweepRun[] {
     for (const seed of spec.seeds) {
       const common = { ...spec.train, ...size, steps, seed };
       if (spec.experts.includes(1)) {
-        configs.push({ ...common, router: "Dense", experts: 1, routingFrequency: 1, k: 1 });
+        configs.push({
+          ...common,
+          router: "Dense",
+          routerOptions: {},
+          experts: 1,
+          routingFrequency: 1,
+          k: 1,
+        });
       }
       for (const router of spec.routers) {
         for (const E of spec.experts.filter((e) => e > 1)) {
           for (const R of spec.routingFrequency) {
             for (const k of spec.k) {
-              configs.push({ ...common, router, experts: E, routingFrequency: R, k });
+              const routerOptions = spec.routerOptions[router] ?? {};
+              configs.push({
+                ...common,
+                router,
+                routerOptions,
+                experts: E,
+                routingFrequency: R,
+                k,
+              });
             }
           }
         }

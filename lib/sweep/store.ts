@@ -53,7 +53,7 @@ export function resultFrame(
     pl.Series("status", [status]),
     pl.Series("router", [c.router]),
     intSeries("E", [c.experts]),
-    intSeries("R", [c.routingFrequency]),
+    pl.Series("R", [c.routingFrequency], pl.Float64),
     intSeries("k", [c.k]),
     intSeries("dModel", [c.dModel]),
     intSeries("layers", [c.layers]),

@@ -14,9 +14,13 @@ export interface SizeSpec {
 export interface SharedTrainSettings {
   batchSize: number;
   seqLen: number;
+  /** Peak learning rate (linear warmup, cosine decay to lrMinRatio x lr). */
   lr: number;
+  lrMinRatio: number;
   warmupSteps: number;
   weightDecay: number;
+  beta1: number;
+  beta2: number;
   gradClip: number;
   vocabSize: number;
   capacityFactor: number;
@@ -37,11 +41,14 @@ export interface SweepSpec {
   sizes: SizeSpec[];
   /** Expert counts; 1 adds one dense run per size and seed, shared by all routers. */
   experts: number[];
+  /** Fractions R of blocks that are routed, in (0, 1]. */
   routingFrequency: number[];
   k: number[];
   seeds: number[];
   budget: Budget;
   train: SharedTrainSettings;
+  /** Options per router name (e.g. {"RL-R": {"policyWeight": 0.01}}), passed to train(). */
+  routerOptions: Record<string, Record<string, unknown>>;
   /** Steps between checkpoints (not part of the run id: resuming must not change results). */
   checkpointEvery: number;
 }
@@ -49,12 +56,16 @@ export interface SweepSpec {
 /** What a spec may leave out: everything except name, routers, sizes, experts, budget. */
 export type SweepSpecInput =
   & Pick<SweepSpec, "name" | "routers" | "sizes" | "experts" | "budget">
-  & Partial<Omit<SweepSpec, "name" | "routers" | "sizes" | "experts" | "budget" | "train">>
+  & Partial<
+    Omit<SweepSpec, "name" | "routers" | "sizes" | "experts" | "budget" | "train">
+  >
   & { train?: Partial<SharedTrainSettings> };
 
 /** The full config of one run, as passed to lib/train's train(); its canonical hash is the run id. */
 export interface RunConfig extends SharedTrainSettings {
+  /** Router name as lib/routers resolves it ("Dense", "S-Base", "RL-R", "Hash", ...). */
   router: string;
+  routerOptions: Record<string, unknown>;
   experts: number;
   dModel: number;
   layers: number;
