@@ -1,0 +1,239 @@
+/**
+ * Every law variant of the paper fitted to every technique: Eq. (1) with bootstrap intervals, the
+ * separable and bilinear laws, per-N and per-E power laws, the dense power law, the generalised
+ * (F, Bhat) law and a held-out check. One call serves the CLI, the notebooks and the reports.
+ */
+import {
+  bilinearLaw,
+  type BilinearParams,
+  denseAlphaNc,
+  denseLaw,
+  type DenseParams,
+  effectiveParameterCount,
+  eq1Law,
+  type Eq1Params,
+  generalisedLaw,
+  type GeneralisedParams,
+  type Law,
+  nCutoff,
+  powerELaw,
+  powerNLaw,
+  separableLaw,
+  type SeparableParams,
+} from "../laws/mod.ts";
+import {
+  bootstrap,
+  EPC_EXAMPLE,
+  type FitData,
+  fitLaw,
+  fitPerGroup,
+  type FitResult,
+  heldOut,
+  type LossKind,
+} from "../fit/mod.ts";
+import type { AnalysisInput } from "./input.ts";
+
+export interface AnalysisOptions {
+  /** Random restarts of each saturating fit (default 500). */
+  restarts?: number;
+  /** Bootstrap resamples per law (default 200; 0 = no intervals). */
+  bootstrap?: number;
+  /** Random restarts of each bootstrap refit, besides a start at the full fit (default 20). */
+  bootstrapRestarts?: number;
+  seed?: number;
+  loss?: LossKind;
+  /** Fit on N <= heldOutMaxN, predict the rest (default 4e8: up to 370M, predict 1.3B). */
+  heldOutMaxN?: number;
+  /** Only these techniques (default all); an unknown name is an error. */
+  techniques?: string[];
+  /** Called before each fit, for progress displays. */
+  onProgress?: (message: string) => void;
+}
+
+/** A fitted law: coefficients, goodness of fit and, with bootstrap, 95% intervals. */
+export interface LawFit<P> {
+  params: P;
+  mse_log10: number;
+  rmse_loss: number;
+  max_residual: number;
+  max_residual_loss: number;
+  converged: boolean;
+  n: number;
+  method: string;
+  /** [low, high] per coefficient and derived quantity, when bootstrapped. */
+  ci95?: Record<string, [number, number]>;
+  /** The full result of the fit (iterations, restarts, objective). */
+  result: FitResult<P>;
+}
+
+export interface HeldOutSummary {
+  nTrain: number;
+  nTest: number;
+  mse_log10: number;
+  rmse_loss: number;
+  max_abs_error: number;
+  mean_abs_rel_error: number;
+}
+
+export interface TechniqueAnalysis {
+  n: number;
+  eq1: LawFit<Eq1Params> & { N_cutoff: number; EPC_5M_128: number };
+  separable: LawFit<SeparableParams>;
+  bilinear: LawFit<BilinearParams>;
+  /** For each dense size: log L = b(N) log E + d(N) over that size's runs. */
+  perN: { N: number; b: number; d: number; mse_log10: number; n: number }[];
+  /** For each expert count: log L = a(E) log N + d(E) over that count's runs. */
+  perE: { E: number; a: number; d: number; mse_log10: number; n: number }[];
+  heldOut?: Record<"eq1" | "separable" | "bilinear", HeldOutSummary>;
+  generalised?: LawFit<GeneralisedParams>;
+}
+
+export interface DenseAnalysis extends LawFit<DenseParams> {
+  alpha_N: number;
+  N_c: number;
+}
+
+export interface Analysis {
+  source: string;
+  options: Required<Omit<AnalysisOptions, "onProgress" | "techniques">>;
+  techniques: Record<string, TechniqueAnalysis>;
+  dense?: DenseAnalysis;
+}
+
+/** Fit every law for every technique of the input. */
+export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analysis {
+  const o = {
+    restarts: opts.restarts ?? 500,
+    bootstrap: opts.bootstrap ?? 200,
+    bootstrapRestarts: opts.bootstrapRestarts ?? 20,
+    seed: opts.seed ?? 0,
+    loss: opts.loss ?? ("mse" as LossKind),
+    heldOutMaxN: opts.heldOutMaxN ?? 4e8,
+  };
+  if (!(Number.isInteger(o.bootstrap) && (o.bootstrap === 0 || o.bootstrap >= 2))) {
+    throw new Error(`bootstrap must be 0 (no intervals) or an integer >= 2, got ${o.bootstrap}`);
+  }
+  const progress = opts.onProgress ?? (() => {});
+  const available = Object.keys(input.techniques);
+  const names = opts.techniques ?? available;
+  for (const t of names) {
+    if (!available.includes(t)) {
+      throw new Error(
+        `Unknown technique ${JSON.stringify(t)} in ${input.source}; available: ${
+          available.join(", ")
+        }`,
+      );
+    }
+  }
+  // Fit everything before returning anything: an error in any fit leaves nothing half-written.
+  const techniques: Record<string, TechniqueAnalysis> = {};
+  for (const t of names) {
+    const g = input.techniques[t];
+    const data: FitData = { N: g.N, E: g.E, loss: g.loss };
+    const fitOne = <P extends Record<string, number>>(law: Law<P>, d: FitData): LawFit<P> => {
+      progress(`${t}: ${law.name}`);
+      return lawFit(law, d, o);
+    };
+    const eq1 = fitOne(eq1Law, data);
+    const perN = fitPerGroup(powerELaw, data, "N", o).filter((r) => r.fit).map((r) => ({
+      N: r.value,
+      b: r.fit!.params.b,
+      d: r.fit!.params.d,
+      mse_log10: r.fit!.mse_log10,
+      n: r.n,
+    }));
+    const perE = fitPerGroup(powerNLaw, data, "E", o).filter((r) => r.fit).map((r) => ({
+      E: r.value,
+      a: r.fit!.params.a,
+      d: r.fit!.params.d,
+      mse_log10: r.fit!.mse_log10,
+      n: r.n,
+    }));
+    const result: TechniqueAnalysis = {
+      n: g.loss.length,
+      eq1: {
+        ...eq1,
+        N_cutoff: nCutoff(eq1.params),
+        EPC_5M_128: effectiveParameterCount(eq1.params, EPC_EXAMPLE.N, EPC_EXAMPLE.E),
+      },
+      separable: fitOne(separableLaw, data),
+      bilinear: fitOne(bilinearLaw, data),
+      perN,
+      perE,
+    };
+    if (g.N.some((n) => n > o.heldOutMaxN) && g.N.some((n) => n <= o.heldOutMaxN)) {
+      progress(`${t}: held-out check`);
+      const h = <P extends Record<string, number>>(law: Law<P>): HeldOutSummary => {
+        const r = heldOut(law, data, {
+          restarts: o.restarts,
+          seed: o.seed,
+          loss: o.loss,
+          maxTrainN: o.heldOutMaxN,
+        });
+        return {
+          nTrain: r.nTrain,
+          nTest: r.nTest,
+          mse_log10: r.mse_log10,
+          rmse_loss: r.rmse_loss,
+          max_abs_error: r.max_abs_error,
+          mean_abs_rel_error: r.mean_abs_rel_error,
+        };
+      };
+      result.heldOut = { eq1: h(eq1Law), separable: h(separableLaw), bilinear: h(bilinearLaw) };
+    }
+    const gen = input.generalised?.[t];
+    if (gen) result.generalised = fitOne(generalisedLaw, { F: gen.F, B: gen.B, loss: gen.loss });
+    techniques[t] = result;
+  }
+  let dense: DenseAnalysis | undefined;
+  if (input.dense.N.length >= 2 && new Set(input.dense.N).size >= 2) {
+    progress("Dense: power law");
+    const f = lawFit(denseLaw, { N: input.dense.N, loss: input.dense.loss }, o);
+    dense = { ...f, ...denseAlphaNc(f.params) };
+  }
+  return { source: input.source, options: o, techniques, dense };
+}
+
+function lawFit<P extends Record<string, number>>(
+  law: Law<P>,
+  data: FitData,
+  o: {
+    restarts: number;
+    bootstrap: number;
+    bootstrapRestarts: number;
+    seed: number;
+    loss: LossKind;
+  },
+): LawFit<P> {
+  let fit: FitResult<P>, ci95: Record<string, [number, number]> | undefined;
+  if (o.bootstrap > 0) {
+    const b = bootstrap(law, data, {
+      resamples: o.bootstrap,
+      restarts: o.bootstrapRestarts,
+      seed: o.seed,
+      loss: o.loss,
+    });
+    // The bootstrap's full-data fit uses `restarts` of the resamples; refit with the full effort.
+    fit = law.kind === "linear" ? b.fit : fitLaw(law, data, {
+      restarts: o.restarts,
+      seed: o.seed,
+      loss: o.loss,
+      warmStarts: [b.fit.params],
+    });
+    ci95 = b.intervals;
+  } else {
+    fit = fitLaw(law, data, { restarts: o.restarts, seed: o.seed, loss: o.loss });
+  }
+  return {
+    params: fit.params,
+    mse_log10: fit.mse_log10,
+    rmse_loss: fit.rmse_loss,
+    max_residual: fit.max_residual,
+    max_residual_loss: fit.max_residual_loss,
+    converged: fit.converged,
+    n: fit.n,
+    method: fit.method,
+    ci95,
+    result: fit,
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * What the analysis fits: per technique, the routed runs plus the dense runs (as E = 1); the dense
+ * runs alone for the dense power law; and, where known, the (F, B) inputs of the generalised law.
+ * Built from the authors' release or from any frame with columns technique (optional), N, E, loss.
+ */
+import pl from "nodejs-polars";
+import { utilisationInputs, type UtilisationRow } from "../laws/mod.ts";
+import {
+  finalSteps,
+  fitData,
+  mainSweep,
+  routingFrequencySweep,
+  type SeedPolicy,
+  TECHNIQUES,
+  topKSweep,
+} from "../release/mod.ts";
+
+/** Columns of one fit: N, E and the final validation loss; F and B for the generalised law. */
+export interface GroupData {
+  N: number[];
+  E: number[];
+  loss: number[];
+}
+
+export interface AnalysisInput {
+  /** Per technique: its routed runs and the dense runs (E = 1). */
+  techniques: Record<string, GroupData>;
+  /** Dense runs only (E = 1), for the dense power law; empty when the data has none. */
+  dense: { N: number[]; loss: number[] };
+  /** Per technique: every run of every sweep with F (dense-equivalent FLOPs) and B = P / F. */
+  generalised?: Record<string, { F: number[]; B: number[]; loss: number[] }>;
+  /** Where the data came from, for reports. */
+  source: string;
+}
+
+/** The name dense rows carry in a user's frame; such rows join every technique as E = 1. */
+export const DENSE = "Dense";
+
+/** Analysis input from the authors' release (the frame loadRelease returns). */
+export function releaseAnalysisInput(
+  df: pl.DataFrame,
+  opts: { seedPolicy?: SeedPolicy; source?: string } = {},
+): AnalysisInput {
+  const main = mainSweep(df, { seedPolicy: opts.seedPolicy });
+  const techniques: Record<string, GroupData> = {};
+  for (const t of TECHNIQUES) {
+    const d = fitData(main.filter(pl.col("technique").eq(pl.lit(t))));
+    techniques[t] = { N: [...d.N], E: [...d.E], loss: [...d.loss] };
+  }
+  const dense = fitData(
+    main.filter(pl.col("technique").eq(pl.lit(TECHNIQUES[0])).and(pl.col("E").eq(1))),
+  );
+  return {
+    techniques,
+    dense: { N: [...dense.N], loss: [...dense.loss] },
+    generalised: releaseGeneralisedInput(df),
+    source: opts.source ?? "release",
+  };
+}
+
+/**
+ * The generalised law's data per technique: the main, routing-frequency and top-k sweeps (seed 42),
+ * dense runs included (flop-matched baselines too), each run once. F and B as `utilisationInputs`
+ * defines them, with every base dense run of the release as the FLOP reference.
+ */
+function releaseGeneralisedInput(
+  df: pl.DataFrame,
+): Record<string, { F: number[]; B: number[]; loss: number[] }> {
+  const finals = finalSteps(df);
+  const reference = rowsOf(finals.filter(pl.col("router_type").eq(pl.lit(DENSE))));
+  const out: Record<string, { F: number[]; B: number[]; loss: number[] }> = {};
+  const main = mainSweep(df);
+  const rf = routingFrequencySweep(df, { includeDense: true });
+  const tk = topKSweep(df);
+  for (const t of TECHNIQUES) {
+    const parts = [main, rf, tk].map((f) => f.filter(pl.col("technique").eq(pl.lit(t))));
+    const seen = new Set<number>();
+    const rows: (UtilisationRow & { loss: number })[] = [];
+    for (const part of parts) {
+      for (const r of rowsOf(part)) {
+        if (seen.has(r.id)) continue;
+        seen.add(r.id);
+        rows.push(r);
+      }
+    }
+    const { F, B } = utilisationInputs(rows, reference);
+    out[t] = { F, B, loss: rows.map((r) => r.loss) };
+  }
+  return out;
+}
+
+function rowsOf(f: pl.DataFrame): (UtilisationRow & { loss: number; id: number })[] {
+  const ids = f.getColumn("hyper_id").toArray() as number[];
+  const N = f.getColumn("N").toArray() as number[];
+  const P = f.getColumn("P").toArray() as number[];
+  const F = f.getColumn("F").toArray() as number[];
+  const router = f.getColumn("router_type").toArray() as string[];
+  const fi = f.getColumn("flop_increase").toArray() as number[];
+  const loss = f.getColumn("loss").toArray() as number[];
+  return ids.map((id, i) => ({
+    id,
+    N: N[i],
+    P: P[i],
+    F: F[i],
+    router: router[i],
+    flopIncrease: fi[i],
+    loss: loss[i],
+  }));
+}
+
+/**
+ * Analysis input from a user's frame with columns N, E, loss and optionally technique. Rows whose
+ * technique is "Dense" (or, without a technique column, rows with E = 1) are the dense runs and
+ * join every technique as E = 1. Without a technique column everything is one group, "all".
+ */
+export function frameAnalysisInput(frame: pl.DataFrame, source = "frame"): AnalysisInput {
+  for (const c of ["N", "E", "loss"]) {
+    if (!frame.columns.includes(c)) {
+      throw new Error(
+        `${source}: missing column '${c}'. The input needs columns N (dense parameters), ` +
+          `E (experts, 1 for dense), loss (final validation loss) and optionally technique; ` +
+          `it has: ${frame.columns.join(", ")}`,
+      );
+    }
+  }
+  const num = (c: string): number[] => {
+    const s = frame.getColumn(c);
+    if (!s.dtype.toString().match(/^(Float|Int|UInt)/)) {
+      throw new Error(`${source}: column '${c}' must be numeric, found ${s.dtype}`);
+    }
+    return (s.cast(pl.Float64).toArray() as (number | null)[]).map((v, i) => {
+      if (v === null || !Number.isFinite(v)) {
+        throw new Error(
+          `${source}: column '${c}' row ${i + 1} is ${v}: every value must be a number`,
+        );
+      }
+      return v;
+    });
+  };
+  const N = num("N"), E = num("E"), loss = num("loss");
+  const tech = frame.columns.includes("technique")
+    ? (frame.getColumn("technique").cast(pl.Utf8).toArray() as (string | null)[]).map((t, i) => {
+      if (t === null || t === "") throw new Error(`${source}: row ${i + 1} has no technique`);
+      return t;
+    })
+    : N.map((_, i) => (E[i] === 1 ? DENSE : "all"));
+  const isDense = tech.map((t) => t.toLowerCase() === DENSE.toLowerCase());
+  for (let i = 0; i < N.length; i++) {
+    if (isDense[i] && E[i] !== 1) {
+      throw new Error(
+        `${source}: row ${i + 1} is a dense run with E = ${E[i]}; dense runs have E = 1`,
+      );
+    }
+  }
+  const names = [...new Set(tech.filter((_, i) => !isDense[i]))];
+  if (names.length === 0 && !tech.includes("all")) names.push("all");
+  const techniques: Record<string, GroupData> = {};
+  for (const t of names) {
+    const g: GroupData = { N: [], E: [], loss: [] };
+    for (let i = 0; i < N.length; i++) {
+      if (tech[i] === t || isDense[i]) {
+        g.N.push(N[i]);
+        g.E.push(E[i]);
+        g.loss.push(loss[i]);
+      }
+    }
+    techniques[t] = g;
+  }
+  // Dense runs: labelled dense, or E = 1 inside a technique; each (N, loss) once.
+  const dense = { N: [] as number[], loss: [] as number[] };
+  const seen = new Set<string>();
+  for (let i = 0; i < N.length; i++) {
+    if (E[i] !== 1) continue;
+    const key = `${N[i]}|${loss[i]}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    dense.N.push(N[i]);
+    dense.loss.push(loss[i]);
+  }
+  return { techniques, dense, source };
+}
+
+/** Read a user's CSV or Parquet file into a frame, with a clear error for anything else. */
+export function readFitFrame(path: string): pl.DataFrame {
+  let stat: Deno.FileInfo;
+  try {
+    stat = Deno.statSync(path);
+  } catch {
+    throw new Error(
+      `--input ${path}: no such file. Give a CSV or Parquet file with columns N, E, loss`,
+    );
+  }
+  if (!stat.isFile) throw new Error(`--input ${path}: not a file`);
+  const lower = path.toLowerCase();
+  try {
+    if (lower.endsWith(".parquet") || lower.endsWith(".pq")) return pl.readParquet(path);
+    if (lower.endsWith(".csv")) return pl.readCSV(path);
+  } catch (e) {
+    throw new Error(`--input ${path}: could not be read (${(e as Error).message.split("\n")[0]})`);
+  }
+  throw new Error(`--input ${path}: unknown file type; use a .csv or .parquet file`);
+}

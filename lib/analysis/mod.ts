@@ -1,0 +1,36 @@
+/**
+ * Every law variant fitted to every technique, and its views (JSON, the paper side by side, text).
+ *
+ *   const df = await loadRelease();
+ *   const input = releaseAnalysisInput(df);
+ *   const a = analyse(input, { restarts: 500, bootstrap: 200 });
+ *   console.log(analysisText(a, input));
+ */
+export {
+  analyse,
+  type Analysis,
+  type AnalysisOptions,
+  type DenseAnalysis,
+  type HeldOutSummary,
+  type LawFit,
+  type TechniqueAnalysis,
+} from "./analyse.ts";
+export {
+  type AnalysisInput,
+  DENSE,
+  frameAnalysisInput,
+  type GroupData,
+  readFitFrame,
+  releaseAnalysisInput,
+} from "./input.ts";
+export {
+  analysisJson,
+  analysisText,
+  type ComparisonRow,
+  fmt,
+  PAPER_EPC_EXAMPLE,
+  PAPER_N_CUTOFF,
+  paperComparison,
+  table3Mse,
+  textTable,
+} from "./summary.ts";
