@@ -15,6 +15,7 @@ import {
   resolveShard,
   type RunOne,
   runSweep,
+  type Shard,
   shardItems,
   summarizeSweep,
   type SweepProgress,
@@ -26,8 +27,9 @@ const toFileUrl = (p: string) => pathToFileURL(resolve(p)).href;
 
 const USAGE = `usage:
   deno task sweep (--preset ${PRESET_NAMES.join("|")} | --spec FILE) --out DIR [--shard i/n]
-                  [--list] [--lock-stale SECONDS] [--run-module FILE]
-  (--run-module: a module exporting runOne(config, ctx), used instead of lib/train's train)
+                  [--workers N] [--list] [--lock-stale SECONDS] [--run-module FILE]
+  --workers N: N processes on this machine, each a sub-shard (one per core is fastest)
+  --run-module FILE: a module exporting runOne(config, ctx), used instead of lib/train's train
   deno task sweep --merge DIR [DIR ...]`;
 
 function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
@@ -45,7 +47,8 @@ function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
       while (i + 1 < args.length && !args[i + 1].startsWith("--")) dirs.push(args[++i]);
       out.merge = dirs;
     } else if (
-      ["--preset", "--spec", "--out", "--shard", "--lock-stale", "--run-module"].includes(a)
+      ["--preset", "--spec", "--out", "--shard", "--lock-stale", "--run-module", "--workers"]
+        .includes(a)
     ) {
       const v = args[++i];
       if (v === undefined || v.startsWith("--")) throw new Error(`${a} needs a value\n${USAGE}`);
@@ -81,6 +84,13 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!args.out) throw new Error(`--out DIR is required\n${USAGE}`);
+  if (args.workers !== undefined) {
+    const workers = Number(args.workers);
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new Error(`--workers must be an integer >= 1, got "${args.workers}"`);
+    }
+    if (workers > 1) return await runWorkers(workers, shard);
+  }
   const tty = Deno.stderr.isTerminal();
   let last = 0;
   const enc = new TextEncoder();
@@ -113,6 +123,31 @@ async function main(): Promise<number> {
     console.error(`[sweep] failed: ${f.label} (${f.runId}): ${f.error}`);
   }
   return summary.failed.length > 0 ? 1 : 0;
+}
+
+/**
+ * Runs `workers` copies of this command, worker w taking sub-shard (shard.index + shard.count * w)
+ * of (shard.count * workers): together exactly this shard's runs.
+ */
+async function runWorkers(workers: number, shard: Shard): Promise<number> {
+  const rest: string[] = [];
+  for (let i = 0; i < Deno.args.length; i++) {
+    const a = Deno.args[i];
+    if (a === "--workers" || a === "--shard") i++;
+    else if (!a.startsWith("--workers=") && !a.startsWith("--shard=")) rest.push(a);
+  }
+  const count = shard.count * workers;
+  const children = Array.from({ length: workers }, (_, w) => {
+    const sub = `${shard.index + shard.count * w}/${count}`;
+    return new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL(import.meta.url).pathname, ...rest, "--shard", sub],
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  });
+  const codes = await Promise.all(children.map(async (c) => (await c.status).code));
+  return Math.max(...codes);
 }
 
 if (import.meta.main) {
