@@ -125,7 +125,7 @@ export function frameAnalysisInput(frame: pl.DataFrame, source = "frame"): Analy
   }
   const num = (c: string): number[] => {
     const s = frame.getColumn(c);
-    if (!s.dtype.toString().match(/^(Float|Int|UInt)/)) {
+    if (!s.isNumeric()) {
       throw new Error(`${source}: column '${c}' must be numeric, found ${s.dtype}`);
     }
     return (s.cast(pl.Float64).toArray() as (number | null)[]).map((v, i) => {
