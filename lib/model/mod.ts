@@ -1,0 +1,28 @@
+/** The routed transformer language model and its differentiable building blocks. */
+export {
+  type ForwardResult,
+  type LayerRouting,
+  type ModelConfig,
+  type NamedVariable,
+  routerSeed,
+  TransformerLM,
+} from "./model.ts";
+export { type Dispatch, dispatch, expertCapacity, routedFfn } from "./moe.ts";
+export { attentionHost, attentionReference, causalAttention, causalMask } from "./attention.ts";
+export {
+  colSum,
+  crossEntropy,
+  embedding,
+  gelu,
+  geluBackward,
+  geluForward,
+  hostRows,
+  hostTranspose,
+  isHostBackend,
+  layerNorm,
+  linear,
+  setHostPathOverride,
+  stopGradient,
+  transpose2d,
+  weightGrad,
+} from "./ops.ts";

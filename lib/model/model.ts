@@ -1,0 +1,304 @@
+/**
+ * A decoder-only transformer language model with routed FFNs.
+ *
+ * token + learned absolute position embeddings -> L pre-LayerNorm blocks
+ *   x = x + W_o attn(LN1(x) W_qkv)            causal multi-head attention, no biases
+ *   x = x + FFN(LN2(x))                       dense: W2 gelu(W1 .), d_ff = 4 d, no biases
+ *                                             routed: E such FFNs, top-k dispatch (moe.ts)
+ * -> final LayerNorm -> unembedding W_out [d, V] (not tied to the input embedding).
+ *
+ * Routed blocks: block i (0-based) is routed when floor((i + 1) R) > floor(i R): every (1/R)-th
+ * block ending with the last (R = 0.5 with 4 blocks -> blocks 1 and 3), floor(L R) of them; the
+ * same rule as lib/counting's `routedBlocks`. Biases are left out (as in the paper's parameter
+ * count N = L (4 d hk + 8 d^2 + 4 d) with absolute positions; the 4 d are the two LayerNorms).
+ *
+ * Initialisation (seeded): weights N(0, 0.02); the two projections into the residual stream (W_o,
+ * W2) N(0, 0.02 / sqrt(2 L)); LayerNorm gains 1, offsets 0.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  activeParameterCount,
+  denseParameterCount,
+  forwardFlopsPerToken,
+  type ModelShape,
+  routedBlocks,
+  totalParameterCount,
+} from "../counting/mod.ts";
+import type { Router, RouterFactory, RouterMetrics } from "../routers/types.ts";
+import { Rng } from "../util/random.ts";
+import { causalAttention } from "./attention.ts";
+import { dispatch, expertCapacity, routedFfn } from "./moe.ts";
+import { crossEntropy, embedding, gelu, layerNorm, linear, stopGradient } from "./ops.ts";
+
+export interface ModelConfig {
+  vocabSize: number;
+  seqLen: number;
+  dModel: number;
+  layers: number;
+  heads: number;
+  /** Experts per routed block; 1 = dense model. */
+  experts: number;
+  /** Fraction R of blocks that are routed, in (0, 1]. */
+  routingFrequency: number;
+  /** Experts per token. */
+  k: number;
+  capacityFactor: number;
+  /** Builds the router of each routed block (ignored when experts = 1 and the router is dense). */
+  router: RouterFactory;
+  routerOptions?: Record<string, unknown>;
+  seed: number;
+}
+
+/** One routed layer's outcome for one forward pass. */
+export interface LayerRouting {
+  block: number;
+  /** Fraction of assigned choices each expert received (before capacity), [E]. */
+  load: number[];
+  /** Fraction of assigned choices dropped for capacity. */
+  dropped: number;
+  capacity: number;
+  metrics: RouterMetrics;
+}
+
+export interface ForwardResult {
+  /** Mean next-token cross-entropy (nats). */
+  loss: tf.Scalar;
+  /** Per-token cross-entropy [T]. */
+  tokenLoss: tf.Tensor1D;
+  /** loss + routers' auxiliary and policy losses: what training minimises. */
+  objective: tf.Scalar;
+  routing: LayerRouting[];
+}
+
+export interface NamedVariable {
+  name: string;
+  variable: tf.Variable;
+  /** AdamW weight decay applies (matrices yes; LayerNorm gains/offsets no). */
+  decay: boolean;
+}
+
+interface Block {
+  ln1g: tf.Variable;
+  ln1b: tf.Variable;
+  wqkv: tf.Variable; // [d, 3d]
+  wo: tf.Variable; // [d, d]
+  ln2g: tf.Variable;
+  ln2b: tf.Variable;
+  w1: tf.Variable[]; // per expert [d, 4d]
+  w2: tf.Variable[]; // per expert [4d, d]
+  router: Router | null;
+  routedIndex: number;
+}
+
+/** Seed of routed layer `layer`'s router, derived from the run seed. */
+export function routerSeed(seed: number, layer: number): number {
+  return ((Math.imul(seed | 0, 0x9e3779b1) ^ Math.imul(layer + 1, 0x85ebca6b)) >>> 0);
+}
+
+export class TransformerLM {
+  readonly config: ModelConfig;
+  readonly routedBlockIndices: number[];
+  private readonly blocks: Block[] = [];
+  private readonly tokEmb: tf.Variable; // [V, d]
+  private readonly posEmb: tf.Variable; // [S, d]
+  private readonly lnfG: tf.Variable;
+  private readonly lnfB: tf.Variable;
+  private readonly wOut: tf.Variable; // [d, V]
+  private readonly named: NamedVariable[] = [];
+
+  constructor(config: ModelConfig) {
+    this.config = config;
+    const { vocabSize: V, seqLen: S, dModel: d, layers: L, experts: E } = config;
+    const rng = new Rng(config.seed);
+    const std = 0.02, stdOut = 0.02 / Math.sqrt(2 * L);
+    const mat = (name: string, r: number, c: number, s: number) =>
+      this.add(name, tf.tensor2d(normalArray(rng, r * c, s), [r, c]), true);
+    const vec = (name: string, n: number, v: number) => this.add(name, tf.fill([n], v), false);
+    this.tokEmb = mat("tok_emb", V, d, std);
+    this.posEmb = mat("pos_emb", S, d, std);
+    const isDense = E === 1 && config.router.countingLabel === "Dense";
+    this.routedBlockIndices = isDense ? [] : routedBlocks(L, config.routingFrequency);
+    for (let i = 0; i < L; i++) {
+      const routedIndex = this.routedBlockIndices.indexOf(i);
+      const nE = routedIndex >= 0 ? E : 1;
+      const p = `block${i}.`;
+      const blk: Block = {
+        ln1g: vec(p + "ln1.g", d, 1),
+        ln1b: vec(p + "ln1.b", d, 0),
+        wqkv: mat(p + "attn.w_qkv", d, 3 * d, std),
+        wo: mat(p + "attn.w_o", d, d, stdOut),
+        ln2g: vec(p + "ln2.g", d, 1),
+        ln2b: vec(p + "ln2.b", d, 0),
+        w1: [],
+        w2: [],
+        router: null,
+        routedIndex,
+      };
+      for (let e = 0; e < nE; e++) {
+        const q = nE > 1 || routedIndex >= 0 ? `${p}ffn.e${e}.` : `${p}ffn.`;
+        blk.w1.push(mat(q + "w1", d, 4 * d, std));
+        blk.w2.push(mat(q + "w2", 4 * d, d, stdOut));
+      }
+      if (routedIndex >= 0) {
+        blk.router = config.router({
+          dModel: d,
+          experts: E,
+          k: config.k,
+          vocabSize: V,
+          layer: routedIndex,
+          seed: routerSeed(config.seed, routedIndex),
+          options: config.routerOptions,
+        });
+        blk.router.variables.forEach((v, j) =>
+          this.named.push({ name: `${p}router.${j}`, variable: v, decay: v.rank >= 2 })
+        );
+      }
+      this.blocks.push(blk);
+    }
+    this.lnfG = vec("ln_f.g", d, 1);
+    this.lnfB = vec("ln_f.b", d, 0);
+    this.wOut = mat("w_out", d, V, std);
+  }
+
+  private add(name: string, init: tf.Tensor, decay: boolean): tf.Variable {
+    const v = tf.variable(init, true);
+    init.dispose();
+    this.named.push({ name, variable: v, decay });
+    return v;
+  }
+
+  /** Every trainable variable with a stable name (checkpoint keys), in a fixed order. */
+  namedVariables(): NamedVariable[] {
+    return this.named;
+  }
+
+  /** The counting functions' view of this model. */
+  shape(): ModelShape {
+    const c = this.config;
+    return {
+      dModel: c.dModel,
+      blocks: c.layers,
+      heads: c.heads,
+      kqvSize: c.dModel / c.heads,
+      experts: c.experts,
+      routingFrequency: c.routingFrequency,
+      k: c.k,
+      router: c.router.countingLabel ?? "custom",
+      vocabSize: c.vocabSize,
+      seqLen: c.seqLen,
+      positional: "absolute",
+    };
+  }
+
+  /** N, P (embeddings excluded) and forward FLOPs per token F, via lib/counting. */
+  counts(): { N: number; P: number; A: number; F: number } {
+    const s = this.shape();
+    return {
+      N: denseParameterCount(s),
+      P: totalParameterCount(s),
+      A: activeParameterCount(s),
+      F: forwardFlopsPerToken(s),
+    };
+  }
+
+  /** Parameters actually held, split into embeddings (token, position, unembedding) and the rest. */
+  parameterCounts(): { embedding: number; nonEmbedding: number } {
+    let emb = 0, rest = 0;
+    for (const { name, variable } of this.named) {
+      if (name === "tok_emb" || name === "pos_emb" || name === "w_out") emb += variable.size;
+      else rest += variable.size;
+    }
+    return { embedding: emb, nonEmbedding: rest };
+  }
+
+  /**
+   * batch: Int32Array [B * (S + 1)] row-major windows (inputs = first S, targets = last S).
+   * Returns tensors owned by the caller (run inside tf.tidy / tf.variableGrads).
+   */
+  forward(batch: Int32Array, opts: { training: boolean; rng: Rng }): ForwardResult {
+    const { seqLen: S, heads, k } = this.config;
+    const W = S + 1;
+    if (batch.length % W !== 0) {
+      throw new Error(`batch of ${batch.length} tokens is not a whole number of windows of ${W}`);
+    }
+    const B = batch.length / W, T = B * S;
+    const ids = new Int32Array(T), targets = new Int32Array(T), pos = new Int32Array(T);
+    for (let b = 0; b < B; b++) {
+      for (let s = 0; s < S; s++) {
+        ids[b * S + s] = batch[b * W + s];
+        targets[b * S + s] = batch[b * W + s + 1];
+        pos[b * S + s] = s;
+      }
+    }
+    // x [T, d]
+    let x = tf.add(
+      embedding(this.tokEmb as unknown as tf.Tensor2D, ids),
+      embedding(this.posEmb as unknown as tf.Tensor2D, pos),
+    ) as tf.Tensor2D;
+    const routing: LayerRouting[] = [];
+    const policy: ((tl: tf.Tensor1D) => tf.Scalar)[] = [];
+    let aux: tf.Scalar | null = null;
+    for (let i = 0; i < this.blocks.length; i++) {
+      const blk = this.blocks[i];
+      const a = layerNorm(x, blk.ln1g as tf.Tensor1D, blk.ln1b as tf.Tensor1D); // [T, d]
+      const qkv = linear(a, blk.wqkv as tf.Tensor2D); // [T, 3d]
+      const ctx = causalAttention(qkv, S, heads); // [T, d]
+      x = tf.add(x, linear(ctx, blk.wo as tf.Tensor2D));
+      const f = layerNorm(x, blk.ln2g as tf.Tensor1D, blk.ln2b as tf.Tensor1D); // [T, d]
+      if (!blk.router) {
+        x = tf.add(x, linear(gelu(linear(f, blk.w1[0] as tf.Tensor2D)), blk.w2[0] as tf.Tensor2D));
+        continue;
+      }
+      const E = blk.w1.length;
+      const r = blk.router.route(f, ids, {
+        training: opts.training,
+        experts: E,
+        k,
+        layer: blk.routedIndex,
+        rng: opts.rng,
+      });
+      const cap = expertCapacity(T, E, k, this.config.capacityFactor);
+      const disp = dispatch(r.expertIndex, T, k, E, cap);
+      const y = routedFfn(
+        f,
+        r.combine ?? null,
+        blk.w1 as tf.Tensor2D[],
+        blk.w2 as tf.Tensor2D[],
+        disp,
+        k,
+      ); // [T, d]
+      x = tf.add(x, y);
+      if (r.auxLoss) aux = aux ? tf.add(aux, r.auxLoss) : r.auxLoss;
+      if (r.policyLoss) policy.push(r.policyLoss);
+      const tot = Math.max(1, disp.assigned);
+      routing.push({
+        block: i,
+        load: Array.from(disp.requested, (n) => n / tot),
+        dropped: disp.dropped / tot,
+        capacity: cap,
+        metrics: r.metrics ?? {},
+      });
+    }
+    const hf = layerNorm(x, this.lnfG as tf.Tensor1D, this.lnfB as tf.Tensor1D);
+    const logits = linear(hf, this.wOut as tf.Tensor2D); // [T, V]
+    const tokenLoss = crossEntropy(logits, targets); // [T]
+    const loss = tf.mean(tokenLoss) as tf.Scalar;
+    let objective = aux ? tf.add(loss, aux) as tf.Scalar : loss;
+    if (policy.length) {
+      const detached = stopGradient(tokenLoss);
+      for (const p of policy) objective = tf.add(objective, p(detached)) as tf.Scalar;
+    }
+    return { loss, tokenLoss, objective, routing };
+  }
+
+  dispose(): void {
+    // Router variables are in `named` too.
+    for (const { variable } of this.named) variable.dispose();
+  }
+}
+
+function normalArray(rng: Rng, n: number, std: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
+  return a;
+}

@@ -1,0 +1,239 @@
+/**
+ * The routed FFN: E experts, each a full FFN (d -> d_ff -> d, GELU, no biases), top-k dispatch with
+ * a capacity per expert. Dispatch is per-expert row gather/scatter (measured faster than one-hot
+ * dispatch matMuls on wasm, ../shared/STACK.md): each expert runs two plain 2-D matMuls on just
+ * its own tokens, and its output rows are scattered back, scaled by the combine weight.
+ *
+ * Capacity: C = ceil(capacityFactor * k * T / E) slots per expert. Slots are filled choice by
+ * choice (all tokens' first choices, then their second choices, ...) and, within a choice, in
+ * token order; a choice that finds its expert full is dropped: that token gets nothing from that
+ * expert and its representation passes on through the residual connection unchanged.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import {
+  customOp,
+  geluBackward,
+  geluForward,
+  hostRows,
+  isHostBackend,
+  type SaveFn,
+  transpose2d,
+  weightGrad,
+} from "./ops.ts";
+
+export interface Dispatch {
+  /** Per expert, the slots (t * k + j) it serves, in fill order. */
+  slots: Int32Array[];
+  /** Per expert, the token of each of its slots. */
+  tokens: Int32Array[];
+  /** Per expert, the number of choices that asked for it (before capacity). */
+  requested: Int32Array;
+  /** Choices dropped for capacity (of T * k, excluding index -1). */
+  dropped: number;
+  /** Choices with an expert (index >= 0). */
+  assigned: number;
+  capacity: number;
+}
+
+/** Capacity C = ceil(cf * k * T / E). */
+export function expertCapacity(
+  tokens: number,
+  experts: number,
+  k: number,
+  capacityFactor: number,
+): number {
+  return Math.max(1, Math.ceil((capacityFactor * k * tokens) / experts));
+}
+
+/** Assigns choices to expert slots under the capacity (see the module comment for the order). */
+export function dispatch(
+  expertIndex: Int32Array,
+  T: number,
+  k: number,
+  experts: number,
+  capacity: number,
+): Dispatch {
+  if (expertIndex.length !== T * k) {
+    throw new Error(
+      `router returned ${expertIndex.length} expert indices; expected tokens x k = ${T * k}`,
+    );
+  }
+  const lists: number[][] = Array.from({ length: experts }, () => []);
+  const requested = new Int32Array(experts);
+  let dropped = 0, assigned = 0;
+  for (let j = 0; j < k; j++) {
+    for (let t = 0; t < T; t++) {
+      const s = t * k + j;
+      const e = expertIndex[s];
+      if (e < 0) continue;
+      if (e >= experts || !Number.isInteger(e)) {
+        throw new Error(
+          `router chose expert ${e} for token ${t}; valid experts are 0..${experts - 1}`,
+        );
+      }
+      assigned++;
+      requested[e]++;
+      if (lists[e].length < capacity) lists[e].push(s);
+      else dropped++;
+    }
+  }
+  const slots = lists.map((l) => Int32Array.from(l));
+  const tokens = slots.map((sl) => sl.map((s) => Math.floor(s / k)));
+  return { slots, tokens, requested, dropped, assigned, capacity };
+}
+
+/**
+ * y = sum over kept choices (t, j) of combine[t, j] * FFN_e(h[t]), e = the choice's expert.
+ * h [T, d]; combine [T, k] or null (weight 1); w1[e] [d, dff]; w2[e] [dff, d]. -> [T, d]
+ */
+export function routedFfn(
+  h: tf.Tensor2D,
+  combine: tf.Tensor2D | null,
+  w1: tf.Tensor2D[],
+  w2: tf.Tensor2D[],
+  disp: Dispatch,
+  k: number,
+): tf.Tensor2D {
+  const E = w1.length;
+  const [T, d] = h.shape;
+  const hasC = combine !== null;
+  const host = isHostBackend();
+  const op = customOp(
+    // deno-lint-ignore no-explicit-any
+    (...args: any[]) => {
+      const hIn = args[0] as tf.Tensor2D;
+      const cIn = hasC ? (args[1] as tf.Tensor2D) : null;
+      const off = hasC ? 2 : 1;
+      const W1 = args.slice(off, off + E) as tf.Tensor2D[];
+      const W2 = args.slice(off + E, off + 2 * E) as tf.Tensor2D[];
+      const hData = host ? (hIn.dataSync() as Float32Array) : null;
+      const cData = cIn ? (cIn.dataSync() as Float32Array) : null; // [T * k]
+      const save = args[args.length - 1] as SaveFn;
+      // Tensors the backward pass needs, saved through tfjs (the forward runs inside tf.tidy):
+      // per used expert X, H, A, Y at slot[e] .. slot[e] + 3, then W1[e], W2[e] at wslot[e], and the
+      // combine weights last.
+      const keep: tf.Tensor[] = [];
+      const wslot = new Int32Array(E).fill(-1);
+      const slot = new Int32Array(E).fill(-1);
+      const Ydata: (Float32Array | null)[] = [];
+      const out = host ? new Float32Array(T * d) : null;
+      let outT: tf.Tensor2D | null = host ? null : tf.zeros([T, d]);
+      for (let e = 0; e < E; e++) {
+        const n = disp.tokens[e].length;
+        if (n === 0) {
+          Ydata.push(null);
+          continue;
+        }
+        const x = host
+          ? tf.tensor2d(hostRows(hData!, d, disp.tokens[e]), [n, d])
+          : tf.gather(hIn, tf.tensor1d(disp.tokens[e], "int32")) as tf.Tensor2D; // [n, d]
+        const hh = tf.matMul(x, W1[e]) as tf.Tensor2D; // [n, dff]
+        const a = geluForward(hh) as tf.Tensor2D; // [n, dff]
+        const y = tf.matMul(a, W2[e]) as tf.Tensor2D; // [n, d]
+        slot[e] = keep.length;
+        keep.push(x, hh, a, y);
+        if (host) {
+          const yd = y.dataSync() as Float32Array;
+          Ydata.push(yd);
+          const sl = disp.slots[e], tk = disp.tokens[e];
+          for (let m = 0; m < n; m++) {
+            const c = cData ? cData[sl[m]] : 1;
+            const o = tk[m] * d, src = m * d;
+            for (let j = 0; j < d; j++) out![o + j] += c * yd[src + j];
+          }
+        } else {
+          Ydata.push(null);
+          const scaled = cIn
+            ? tf.mul(
+              y,
+              tf.reshape(tf.gather(tf.reshape(cIn, [T * k]), tf.tensor1d(disp.slots[e], "int32")), [
+                n,
+                1,
+              ]),
+            )
+            : y;
+          const idx = tf.tensor2d(disp.tokens[e], [n, 1], "int32");
+          outT = tf.add(outT!, tf.scatterND(idx, scaled, [T, d])) as tf.Tensor2D;
+        }
+      }
+      const value = host ? tf.tensor2d(out!, [T, d]) : outT!;
+      for (let e = 0; e < E; e++) {
+        if (slot[e] >= 0) wslot[e] = keep.length, keep.push(W1[e], W2[e]);
+      }
+      if (cIn) keep.push(cIn);
+      save(keep);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+          const dW1: tf.Tensor[] = [], dW2: tf.Tensor[] = [];
+          const dyData = host ? (dy.dataSync() as Float32Array) : null;
+          const dh = host ? new Float32Array(T * d) : null;
+          const dc = host && hasC ? new Float32Array(T * k) : null;
+          let dhT: tf.Tensor2D | null = host ? null : tf.zeros([T, d]);
+          let dcT: tf.Tensor1D | null = !host && hasC ? tf.zeros([T * k]) : null;
+          for (let e = 0; e < E; e++) {
+            const n = disp.tokens[e].length;
+            if (n === 0) {
+              dW1.push(tf.zeros(W1[e].shape)), dW2.push(tf.zeros(W2[e].shape));
+              continue;
+            }
+            const sl = disp.slots[e], tk = disp.tokens[e];
+            const [X, H, A, Y] = saved.slice(slot[e], slot[e] + 4) as tf.Tensor2D[];
+            const [w1e, w2e] = saved.slice(wslot[e], wslot[e] + 2) as tf.Tensor2D[];
+            let dY: tf.Tensor2D; // [n, d]: gradient wrt this expert's unscaled outputs
+            if (host) {
+              const g = hostRows(dyData!, d, tk);
+              if (cData) {
+                const yd = Ydata[e]!;
+                for (let m = 0; m < n; m++) {
+                  const c = cData[sl[m]];
+                  let dot = 0;
+                  for (let j = 0; j < d; j++) {
+                    dot += g[m * d + j] * yd[m * d + j];
+                    g[m * d + j] *= c;
+                  }
+                  dc![sl[m]] += dot;
+                }
+              }
+              dY = tf.tensor2d(g, [n, d]);
+            } else {
+              const g = tf.gather(dy, tf.tensor1d(tk, "int32")) as tf.Tensor2D;
+              if (cIn) {
+                const slT = tf.tensor1d(sl, "int32");
+                const cs = saved[saved.length - 1];
+                const c = tf.reshape(tf.gather(tf.reshape(cs, [T * k]), slT), [n, 1]);
+                const dot = tf.sum(tf.mul(g, Y), 1); // [n]
+                dcT = tf.add(
+                  dcT!,
+                  tf.scatterND(tf.reshape(slT, [n, 1]), dot, [T * k]),
+                ) as tf.Tensor1D;
+                dY = tf.mul(g, c) as tf.Tensor2D;
+              } else dY = g;
+            }
+            const dA = tf.matMul(dY, transpose2d(w2e)); // [n, dff]
+            dW2.push(weightGrad(A, dY)); // [dff, d]
+            const dH = geluBackward(H, dA) as tf.Tensor2D; // [n, dff]
+            dW1.push(weightGrad(X, dH)); // [d, dff]
+            const dX = tf.matMul(dH, transpose2d(w1e)); // [n, d]
+            if (host) {
+              const dxd = dX.dataSync() as Float32Array;
+              for (let m = 0; m < n; m++) {
+                const o = tk[m] * d, src = m * d;
+                for (let j = 0; j < d; j++) dh![o + j] += dxd[src + j];
+              }
+            } else {
+              const idx = tf.tensor2d(tk, [n, 1], "int32");
+              dhT = tf.add(dhT!, tf.scatterND(idx, dX, [T, d])) as tf.Tensor2D;
+            }
+          }
+          const grads: tf.Tensor[] = [host ? tf.tensor2d(dh!, [T, d]) : dhT!];
+          if (hasC) grads.push(host ? tf.tensor2d(dc!, [T, k]) : tf.reshape(dcT!, [T, k]));
+          return [...grads, ...dW1, ...dW2];
+        },
+      };
+    },
+  );
+  const inputs: tf.Tensor[] = [h];
+  if (combine) inputs.push(combine);
+  return op(...inputs, ...w1, ...w2) as tf.Tensor2D;
+}

@@ -1,0 +1,232 @@
+/**
+ * Differentiable building blocks with hand-written gradients (tf.customGrad).
+ *
+ * Why: on the wasm backend only plain (non-transposed, non-batched) 2-D matMul is fast; the
+ * transposed and batched matMuls that tfjs's own gradients emit are 10-45x slower, tf.gather is
+ * ~25x slower than a row copy in JS and its gradient kernel (UnsortedSegmentSum) is missing. So
+ * every op here computes its backward pass from plain 2-D matMuls, explicit transposes of the
+ * smaller operand, and (on the "host" backends wasm and cpu, whose tensors live in this process's
+ * memory) row gathers/scatters done on typed arrays. On other backends (webgpu) the same ops use
+ * tf.gather / tf.transpose so that nothing is read back to the CPU.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+// The gradient registry is global; the full tfjs bundle registers every op gradient in it.
+import "@tensorflow/tfjs";
+
+/**
+ * tfjs runs a custom op's forward inside tf.tidy: intermediates it needs in the backward pass must
+ * go through `save` (kept clones, handed to gradFunc as `saved`; freed after backprop, and not
+ * kept at all when no gradient is being recorded). Inputs and JS arrays can be captured directly.
+ */
+export type SaveFn = (tensors: tf.Tensor[]) => void;
+
+/** What a custom op's forward returns: its value and its gradient function. */
+export interface CustomOpResult {
+  value: tf.Tensor;
+  // deno-lint-ignore no-explicit-any
+  gradFunc: (dy: any, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+}
+
+/**
+ * tf.customGrad with loose typing: f receives the input tensors, then tfjs's `save` function.
+ */
+// deno-lint-ignore no-explicit-any
+export function customOp<F = (...inputs: any[]) => any>(f: (...args: any[]) => CustomOpResult): F {
+  return tf.customGrad(f as never) as unknown as F;
+}
+
+let hostOverride: boolean | undefined;
+
+/**
+ * Forces the host (JS typed-array) or device (tf.gather/tf.transpose) code paths regardless of the
+ * backend; `undefined` restores the automatic choice. For tests that cross-check the two paths.
+ */
+export function setHostPathOverride(v: boolean | undefined): void {
+  hostOverride = v;
+}
+
+/** True when tensor data lives in this process (wasm, cpu): cheap dataSync, JS row copies win. */
+export function isHostBackend(): boolean {
+  if (hostOverride !== undefined) return hostOverride;
+  const b = tf.getBackend();
+  return b === "wasm" || b === "cpu";
+}
+
+/** Copies rows `idx` of a row-major [rows, cols] array; index -1 gives a zero row. -> [idx.length, cols] */
+export function hostRows(src: Float32Array, cols: number, idx: Int32Array): Float32Array {
+  const out = new Float32Array(idx.length * cols);
+  for (let i = 0; i < idx.length; i++) {
+    const r = idx[i];
+    if (r >= 0) out.set(src.subarray(r * cols, r * cols + cols), i * cols);
+  }
+  return out;
+}
+
+/** Row-major [rows, cols] -> [cols, rows] (cache-blocked). */
+export function hostTranspose(a: Float32Array, rows: number, cols: number): Float32Array {
+  const o = new Float32Array(rows * cols);
+  const B = 32;
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    const i1 = Math.min(rows, i0 + B);
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const j1 = Math.min(cols, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const ib = i * cols;
+        for (let j = j0; j < j1; j++) o[j * rows + i] = a[ib + j];
+      }
+    }
+  }
+  return o;
+}
+
+/** Plain 2-D transpose [r, c] -> [c, r]. */
+export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.transpose(x) as tf.Tensor2D;
+}
+
+/** Column sums of [n, m] as a [1, m] matMul with a row of ones (column reductions are slow on wasm). */
+export function colSum(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.matMul(tf.ones([1, x.shape[0]]), x);
+}
+
+/**
+ * dW = x^T dy for y = x W, transposing whichever of x [n, a] and dy [n, b] is smaller:
+ * x^T dy, or (dy^T x)^T. -> [a, b]
+ */
+export function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
+  if (x.shape[1] <= dy.shape[1]) return tf.matMul(transpose2d(x), dy);
+  return transpose2d(tf.matMul(transpose2d(dy), x));
+}
+
+/** y = x W with x [n, a], W [a, b] -> [n, b]; gradients from plain matMuls only. */
+export const linear: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = customOp(
+  (x: tf.Tensor2D, w: tf.Tensor2D, save: SaveFn) => {
+    save([x, w]);
+    return {
+      value: tf.matMul(x, w),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as tf.Tensor2D[];
+        return [tf.matMul(dy, transpose2d(ws)), weightGrad(xs, dy)];
+      },
+    };
+  },
+);
+
+/** GELU, sigmoid form: x * sigmoid(1.702 x) (Hendrycks & Gimpel 2016; 3 ops instead of 8). */
+export const GELU_K = 1.702;
+
+export function geluForward(h: tf.Tensor): tf.Tensor {
+  return tf.mul(h, tf.sigmoid(tf.mul(h, GELU_K)));
+}
+
+/** dy * d gelu(h) / dh = dy * (s + k h s (1 - s)), s = sigmoid(k h). */
+export function geluBackward(h: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  const s = tf.sigmoid(tf.mul(h, GELU_K));
+  const ds = tf.mul(tf.mul(s, tf.sub(1, s)), tf.mul(h, GELU_K));
+  return tf.mul(dy, tf.add(s, ds));
+}
+
+export const gelu: (h: tf.Tensor2D) => tf.Tensor2D = customOp(
+  (h: tf.Tensor2D, save: SaveFn) => {
+    save([h]);
+    return {
+      value: geluForward(h),
+      gradFunc: (dy: tf.Tensor2D, [hs]: tf.Tensor[]) => [geluBackward(hs, dy)],
+    };
+  },
+);
+
+export const LN_EPS = 1e-5;
+
+/** LayerNorm over the last axis: x [n, d], gain g [d], offset b [d] -> [n, d]. */
+export const layerNorm: (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D = customOp(
+  (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, save: SaveFn) => {
+    const d = x.shape[1];
+    const { mean, variance } = tf.moments(x, 1, true); // [n, 1] each
+    const rstd0 = tf.rsqrt(tf.add(variance, LN_EPS)); // [n, 1]
+    const xhat0 = tf.mul(tf.sub(x, mean), rstd0) as tf.Tensor2D; // [n, d]
+    save([rstd0, xhat0, g]);
+    return {
+      value: tf.add(tf.mul(xhat0, g), b),
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [rstd, xhat, gs] = saved;
+        const dxhat = tf.mul(dy, gs); // [n, d]
+        const m1 = tf.mean(dxhat, 1, true); // [n, 1]
+        const m2 = tf.mean(tf.mul(dxhat, xhat), 1, true); // [n, 1]
+        const dx = tf.mul(rstd, tf.sub(tf.sub(dxhat, m1), tf.mul(xhat, m2)));
+        const dg = tf.reshape(colSum(tf.mul(dy, xhat) as tf.Tensor2D), [d]);
+        const db = tf.reshape(colSum(dy), [d]);
+        return [dx, dg, db];
+      },
+    };
+  },
+) as unknown as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
+
+/**
+ * Embedding lookup: rows `ids` of table W [V, d] -> [ids.length, d]. Gradient: scatter-add of dy
+ * into [V, d] (duplicate ids sum). Host backends copy rows in JS; others use gather/scatterND.
+ */
+export function embedding(w: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
+  const [V, d] = w.shape;
+  const op = customOp(
+    // deno-lint-ignore no-explicit-any
+    (w: tf.Tensor2D, _save: any) => {
+      let value: tf.Tensor2D;
+      if (isHostBackend()) {
+        value = tf.tensor2d(hostRows(w.dataSync() as Float32Array, d, ids), [ids.length, d]);
+      } else {
+        value = tf.gather(w, tf.tensor1d(ids, "int32"));
+      }
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor2D) => {
+          if (isHostBackend()) {
+            const g = new Float32Array(V * d);
+            const dd = dy.dataSync() as Float32Array;
+            for (let t = 0; t < ids.length; t++) {
+              const o = ids[t] * d, s = t * d;
+              for (let j = 0; j < d; j++) g[o + j] += dd[s + j];
+            }
+            return [tf.tensor2d(g, [V, d])];
+          }
+          const idx = tf.tensor2d(ids, [ids.length, 1], "int32");
+          return [tf.scatterND(idx, dy, [V, d])];
+        },
+      };
+    },
+  );
+  return op(w) as tf.Tensor2D;
+}
+
+/**
+ * Per-token cross-entropy: logits [n, V], targets (n ids) -> [n] nats. Gradient
+ * (softmax - onehot) * dy.
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
+  const [n, V] = logits.shape;
+  const op = customOp(
+    (logits: tf.Tensor2D, save: SaveFn) => {
+      const logp = tf.logSoftmax(logits) as tf.Tensor2D; // [n, V]
+      // oneHot(...,'float32') is wrong on wasm: build int32 and cast.
+      const onehot = () => tf.cast(tf.oneHot(tf.tensor1d(targets, "int32"), V), "float32");
+      const value = tf.neg(tf.sum(tf.mul(logp, onehot()), 1)) as tf.Tensor1D; // [n]
+      save([logp]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => [
+          tf.mul(tf.sub(tf.exp(saved[0]), onehot()), tf.reshape(dy, [n, 1])),
+        ],
+      };
+    },
+  );
+  return op(logits) as tf.Tensor1D;
+}
+
+/** Identity forward, zero gradient (tfjs has no stopGradient). */
+export const stopGradient: <T extends tf.Tensor>(x: T) => T = customOp(
+  // deno-lint-ignore no-explicit-any
+  (x: tf.Tensor, _save: any) => ({
+    value: tf.clone(x),
+    gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)],
+  }),
+) as unknown as <T extends tf.Tensor>(x: T) => T;

@@ -1,0 +1,184 @@
+/** Training configuration: defaults, validation with clear errors, a memory estimate. */
+import { resolveRouter, type RouterFactory } from "../routers/mod.ts";
+
+export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
+
+export interface TrainConfig {
+  /** "dense" | "sbase" | "hash" | "rlr", or a RouterFactory of your own. */
+  router: string | RouterFactory;
+  /** Options passed to the router (e.g. sbase: tolerance; rlr: policyWeight). */
+  routerOptions: Record<string, unknown>;
+  /** Experts per routed block (1 with router "dense"). */
+  experts: number;
+  dModel: number;
+  layers: number;
+  heads: number;
+  /** Fraction R of blocks that are routed, in (0, 1]. */
+  routingFrequency: number;
+  /** Experts per token. */
+  k: number;
+  /** Expert capacity factor; undefined = the router's default (2 for the built-in routers). */
+  capacityFactor?: number;
+  steps: number;
+  /** Sequences per batch. */
+  batchSize: number;
+  seqLen: number;
+  /** Peak learning rate (after linear warmup; cosine decay to lrMinRatio x lr at `steps`). */
+  lr: number;
+  lrMinRatio: number;
+  warmupSteps: number;
+  /** AdamW decoupled weight decay on weight matrices (not LayerNorm gains/offsets). */
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  /** Global gradient-norm clip (0 = off). */
+  gradClip: number;
+  vocabSize: number;
+  seed: number;
+  backend: BackendName;
+  /** wasm threads (1 = single-threaded build). */
+  threads: number;
+  /** Evaluate every this many steps (and always at the end); 0 = only at the end. */
+  evalEvery: number;
+  /** Evaluation batches per stream (the whole validation split and each source). */
+  evalBatches: number;
+}
+
+export const DEFAULT_CONFIG: TrainConfig = {
+  router: "dense",
+  routerOptions: {},
+  experts: 1,
+  dModel: 64,
+  layers: 2,
+  heads: 4,
+  routingFrequency: 0.5,
+  k: 1,
+  capacityFactor: undefined,
+  steps: 100,
+  batchSize: 8,
+  seqLen: 128,
+  lr: 2e-3,
+  lrMinRatio: 0.1,
+  warmupSteps: 10,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.95,
+  gradClip: 1,
+  vocabSize: 2048,
+  seed: 1,
+  backend: "auto",
+  threads: 1,
+  evalEvery: 50,
+  evalBatches: 4,
+};
+
+/** Bytes the wasm backend's heap can hold (4 GiB), with headroom. */
+export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
+/** Bytes per parameter in training (weights, gradients, AdamW moments, temporaries); STACK.md. */
+export const BYTES_PER_PARAM = 75;
+
+/** Rough peak training memory in bytes: parameters plus activations kept for the backward pass. */
+export function estimateMemoryBytes(c: TrainConfig, totalParams: number): number {
+  const T = c.batchSize * c.seqLen;
+  const act = T * c.layers * c.dModel * 40 * 4 + // residual, LN, qkv, FFN hidden, gradients
+    c.batchSize * c.heads * c.seqLen * c.seqLen * c.layers * 4 * 3 + // attention probabilities
+    T * c.vocabSize * 4 * 4; // logits, softmax, gradient
+  return totalParams * BYTES_PER_PARAM + act;
+}
+
+/** All parameters held (embeddings included) of a config; used for the memory check. */
+export function heldParameters(c: TrainConfig, routedBlocks: number): number {
+  const d = c.dModel;
+  const dense = c.layers * (4 * d * d + 8 * d * d + 4 * d);
+  const experts = routedBlocks * ((c.experts - 1) * 8 * d * d + d * c.experts + d * d / 4);
+  return dense + experts + 2 * c.vocabSize * d + c.seqLen * d + 2 * d;
+}
+
+function fail(msg: string): never {
+  throw new Error(`Invalid training config: ${msg}`);
+}
+
+function posInt(name: string, v: unknown, min = 1): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+    fail(`${name} = ${JSON.stringify(v)}; it must be an integer >= ${min}`);
+  }
+  return v;
+}
+
+function finite(name: string, v: unknown, ok: (v: number) => boolean, need: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || !ok(v)) {
+    fail(`${name} = ${JSON.stringify(v)}; it must be ${need}`);
+  }
+  return v;
+}
+
+/** Merges defaults and checks every field; throws an Error naming the bad field and the fix. */
+export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
+  for (const key of Object.keys(partial)) {
+    if (!(key in DEFAULT_CONFIG) && key !== "capacityFactor") {
+      fail(`unknown field "${key}"; valid fields: ${Object.keys(DEFAULT_CONFIG).join(", ")}`);
+    }
+  }
+  const c: TrainConfig = { ...DEFAULT_CONFIG, ...partial };
+  if (partial.routerOptions === undefined) c.routerOptions = {};
+  const factory = resolveRouter(c.router); // throws listing the valid routers
+  posInt("experts (E)", c.experts);
+  posInt("dModel", c.dModel);
+  posInt("layers", c.layers);
+  posInt("heads", c.heads);
+  if (c.dModel % c.heads !== 0) {
+    fail(
+      `dModel = ${c.dModel} is not divisible by heads = ${c.heads}; choose heads dividing dModel`,
+    );
+  }
+  finite("routingFrequency (R)", c.routingFrequency, (v) => v > 0 && v <= 1, "in (0, 1]");
+  posInt("k", c.k);
+  if (c.k > c.experts) fail(`k = ${c.k} exceeds experts = ${c.experts}; use k <= experts`);
+  const label = factory.countingLabel ?? "custom";
+  if (label === "Dense" && c.experts !== 1) {
+    fail(`router "dense" needs experts = 1 (got ${c.experts}); choose sbase, hash or rlr to route`);
+  }
+  if (label !== "Dense" && Math.floor(c.layers * c.routingFrequency + 1e-9) < 1) {
+    fail(
+      `layers x routingFrequency = ${c.layers} x ${c.routingFrequency} < 1: no block would be ` +
+        `routed; raise layers or routingFrequency`,
+    );
+  }
+  if (c.capacityFactor !== undefined) {
+    finite("capacityFactor", c.capacityFactor, (v) => v > 0, "> 0");
+  }
+  posInt("steps", c.steps);
+  posInt("batchSize", c.batchSize);
+  posInt("seqLen", c.seqLen, 2);
+  finite("lr", c.lr, (v) => v > 0, "> 0");
+  finite("lrMinRatio", c.lrMinRatio, (v) => v >= 0 && v <= 1, "in [0, 1]");
+  posInt("warmupSteps", c.warmupSteps, 0);
+  finite("weightDecay", c.weightDecay, (v) => v >= 0, ">= 0");
+  finite("beta1", c.beta1, (v) => v >= 0 && v < 1, "in [0, 1)");
+  finite("beta2", c.beta2, (v) => v >= 0 && v < 1, "in [0, 1)");
+  finite("gradClip", c.gradClip, (v) => v >= 0, ">= 0 (0 = no clipping)");
+  posInt("vocabSize", c.vocabSize, 257);
+  finite("seed", c.seed, () => true, "a finite number");
+  if (!["auto", "wasm", "cpu", "webgpu"].includes(c.backend)) {
+    fail(`backend = ${JSON.stringify(c.backend)}; valid backends: auto, wasm, cpu, webgpu`);
+  }
+  posInt("threads", c.threads);
+  posInt("evalEvery", c.evalEvery, 0);
+  posInt("evalBatches", c.evalBatches);
+  return c;
+}
+
+/** Throws when the model will not fit the wasm/cpu memory (the wasm heap caps at 4 GiB). */
+export function checkMemory(c: TrainConfig, routedBlocks: number, backend: string): void {
+  if (backend !== "wasm" && backend !== "cpu") return;
+  const params = heldParameters(c, routedBlocks);
+  const bytes = estimateMemoryBytes(c, params);
+  if (bytes > WASM_HEAP_BYTES * 0.9) {
+    fail(
+      `the model is too large for the ${backend} backend: ${(params / 1e6).toFixed(1)}M ` +
+        `parameters need about ${(bytes / 1024 ** 3).toFixed(1)} GiB in training ` +
+        `(~${BYTES_PER_PARAM} bytes a parameter plus activations), over the 4 GiB wasm heap; ` +
+        `use fewer experts, a smaller dModel or batch, or the webgpu backend`,
+    );
+  }
+}

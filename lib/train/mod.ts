@@ -1,0 +1,24 @@
+/** Training: train() (AdamW, warmup + cosine, clipping, evaluation, checkpoints, router metrics). */
+export {
+  evaluate,
+  type RouterLayerMetrics,
+  subSeed,
+  train,
+  type TrainData,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+} from "./train.ts";
+export {
+  type BackendName,
+  BYTES_PER_PARAM,
+  checkMemory,
+  DEFAULT_CONFIG,
+  estimateMemoryBytes,
+  heldParameters,
+  resolveConfig,
+  type TrainConfig,
+  WASM_HEAP_BYTES,
+} from "./config.ts";
+export { AdamW, type AdamWOptions, learningRate } from "./adamw.ts";
+export { checkpointFile, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";

@@ -1,0 +1,473 @@
+/**
+ * train(): one training run of a routed (or dense) transformer LM on the kit's corpus.
+ *
+ * Every random choice is seeded from config.seed: initialisation (model seed), the batches
+ * (sampler seed), RL-R's sampling (routing RNG), HASH maps (router seeds). Checkpoints hold all of
+ * that state, so a run resumed from a checkpoint takes exactly the steps an uninterrupted run takes.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { type BackendInfo, initBackend } from "../backend/mod.ts";
+import { BatchSampler, evalBatches, getTokenStreams } from "../corpus/mod.ts";
+import { type LayerRouting, TransformerLM } from "../model/mod.ts";
+import { resolveRouter, type RouterFactory } from "../routers/mod.ts";
+import { Rng } from "../util/random.ts";
+import { AdamW, learningRate } from "./adamw.ts";
+import { readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+import { checkMemory, resolveConfig, type TrainConfig } from "./config.ts";
+import { routedBlocks } from "../counting/mod.ts";
+
+export interface TrainProgress {
+  step: number;
+  steps: number;
+  trainLoss: number;
+  tokensPerS: number;
+  etaS: number;
+  lr: number;
+  /** Set on steps where an evaluation ran. */
+  valLoss?: number;
+  /** Router metrics of this step, per routed layer. */
+  routing?: LayerRouting[];
+}
+
+export interface RouterLayerMetrics {
+  /** Routed layer index and block index. */
+  layer: number;
+  block: number;
+  /** Mean fraction of choices each expert received (before capacity) over the window. */
+  load: number[];
+  /** Mean fraction of choices dropped for capacity. */
+  dropped: number;
+  /** Mean router entropy (nats), if the router reports it. */
+  entropy?: number;
+  /** Mean Sinkhorn iterations (S-BASE). */
+  sinkhornIterations?: number;
+  capacity: number;
+  /** Training steps averaged. */
+  steps: number;
+}
+
+export interface TrainResult {
+  val_loss: number;
+  train_loss: number;
+  tokens: number;
+  tokens_per_s: number;
+  N: number;
+  P: number;
+  /** Forward FLOPs per token (lib/counting's accounting). */
+  F: number;
+  backend: string;
+  backend_info: BackendInfo;
+  router: string;
+  experts: number;
+  steps: number;
+  diverged: boolean;
+  curve: { step: number; train_loss: number; val_loss?: number; lr: number }[];
+  /** Per routed layer, averaged over the training steps since the last evaluation. */
+  router_metrics: RouterLayerMetrics[];
+  val_loss_by_source: Record<string, number>;
+  config: TrainConfig;
+  wall_s: number;
+  /** Step the run resumed from (0 = fresh). */
+  resumed_from: number;
+  /** Parameters actually held (embeddings, the rest). */
+  parameters: { embedding: number; nonEmbedding: number };
+}
+
+export interface TrainData {
+  train: Int32Array;
+  validation: Int32Array;
+  validationBySource?: Record<string, Int32Array>;
+}
+
+export interface TrainOptions {
+  /** Resume from / write checkpoints here. */
+  checkpointDir?: string;
+  /** Write a checkpoint every this many steps (default: evalEvery, else never mid-run). */
+  checkpointEvery?: number;
+  onProgress?: (p: TrainProgress) => void;
+  quiet?: boolean;
+  /** Token streams to use instead of the kit's corpus (ids must be < vocabSize). */
+  data?: TrainData;
+  /** Stop (with a checkpoint) after this many steps of this call; for tests of resuming. */
+  stopAfter?: number;
+}
+
+interface CheckpointHeader {
+  version: 1;
+  step: number;
+  config: Omit<TrainConfig, "router"> & { router: string };
+  routingRng: number;
+  sampler: { seed: number; cursor: number };
+  adamT: number;
+  curve: TrainResult["curve"];
+  trainTokens: number;
+  trainSeconds: number;
+  lastTrainLoss: number;
+  valLoss: number;
+  valBySource: Record<string, number>;
+}
+
+/** The fields whose change makes a checkpoint unusable. */
+const SHAPE_FIELDS: (keyof TrainConfig)[] = [
+  "experts",
+  "dModel",
+  "layers",
+  "heads",
+  "routingFrequency",
+  "k",
+  "batchSize",
+  "seqLen",
+  "vocabSize",
+  "seed",
+];
+
+function routerName(r: string | RouterFactory): string {
+  return typeof r === "string" ? r.toLowerCase() : (r.routerName ?? (r.name || "custom"));
+}
+
+/** Mixes the run seed with a stream label so init, batches and routing draw independent numbers. */
+export function subSeed(seed: number, stream: number): number {
+  let h = Math.imul((seed | 0) ^ 0x27d4eb2d, 0x165667b1) ^ Math.imul(stream + 1, 0x9e3779b1);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x85ebca77);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+class MetricWindow {
+  private sums: {
+    load: number[];
+    dropped: number;
+    entropy: number;
+    nEnt: number;
+    iters: number;
+    nIt: number;
+    n: number;
+    block: number;
+    capacity: number;
+  }[] = [];
+  add(r: LayerRouting[]): void {
+    r.forEach((l, i) => {
+      const s = this.sums[i] ??= {
+        load: l.load.map(() => 0),
+        dropped: 0,
+        entropy: 0,
+        nEnt: 0,
+        iters: 0,
+        nIt: 0,
+        n: 0,
+        block: l.block,
+        capacity: l.capacity,
+      };
+      l.load.forEach((x, e) => s.load[e] += x);
+      s.dropped += l.dropped;
+      s.n++;
+      s.capacity = l.capacity;
+      if (l.metrics.entropy !== undefined) s.entropy += l.metrics.entropy, s.nEnt++;
+      if (l.metrics.sinkhornIterations !== undefined && l.metrics.sinkhornIterations > 0) {
+        s.iters += l.metrics.sinkhornIterations, s.nIt++;
+      }
+    });
+  }
+  summary(): RouterLayerMetrics[] {
+    return this.sums.map((s, i) => ({
+      layer: i,
+      block: s.block,
+      load: s.load.map((x) => x / s.n),
+      dropped: s.dropped / s.n,
+      ...(s.nEnt ? { entropy: s.entropy / s.nEnt } : {}),
+      ...(s.nIt ? { sinkhornIterations: s.iters / s.nIt } : {}),
+      capacity: s.capacity,
+      steps: s.n,
+    }));
+  }
+  get size(): number {
+    return this.sums.length ? this.sums[0].n : 0;
+  }
+  reset(): void {
+    this.sums = [];
+  }
+}
+
+/** Mean cross-entropy over the given evaluation batches (no routing randomness). */
+export function evaluate(model: TransformerLM, batches: Int32Array[]): number {
+  let sum = 0, n = 0;
+  const rng = new Rng(0); // unused in evaluation (routers route deterministically)
+  for (const b of batches) {
+    const s = tf.tidy(() => {
+      const out = model.forward(b, { training: false, rng });
+      return tf.sum(out.tokenLoss).dataSync()[0];
+    });
+    sum += s;
+    n += (b.length / (model.config.seqLen + 1)) * model.config.seqLen;
+  }
+  return sum / n;
+}
+
+export async function train(
+  partial: Partial<TrainConfig>,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
+  const config = resolveConfig(partial);
+  const factory = resolveRouter(config.router);
+  const backendInfo = await initBackend(config.backend, { threads: config.threads });
+  const backend = backendInfo.name;
+  const capacityFactor = config.capacityFactor ?? factory.defaultCapacityFactor ?? 2;
+  const isDense = factory.countingLabel === "Dense";
+  checkMemory(
+    config,
+    isDense ? 0 : routedBlocks(config.layers, config.routingFrequency).length,
+    backend,
+  );
+
+  const data: TrainData = opts.data ?? await getTokenStreams({ vocabSize: config.vocabSize });
+  for (const [name, s] of [["train", data.train], ["validation", data.validation]] as const) {
+    if (s.length < config.seqLen + 1) {
+      throw new Error(`${name} stream has ${s.length} tokens, fewer than seqLen + 1; lower seqLen`);
+    }
+  }
+  const t0 = performance.now();
+  const model = new TransformerLM({
+    vocabSize: config.vocabSize,
+    seqLen: config.seqLen,
+    dModel: config.dModel,
+    layers: config.layers,
+    heads: config.heads,
+    experts: config.experts,
+    routingFrequency: config.routingFrequency,
+    k: config.k,
+    capacityFactor,
+    router: factory,
+    routerOptions: config.routerOptions,
+    seed: subSeed(config.seed, 0),
+  });
+  const named = model.namedVariables();
+  const opt = new AdamW(named, {
+    beta1: config.beta1,
+    beta2: config.beta2,
+    eps: 1e-8,
+    weightDecay: config.weightDecay,
+  });
+  const sampler = new BatchSampler(data.train, {
+    batchSize: config.batchSize,
+    seqLen: config.seqLen,
+    seed: subSeed(config.seed, 1),
+  });
+  const routingRng = new Rng(subSeed(config.seed, 2));
+  const evalSets = {
+    all: evalBatches(data.validation, {
+      batchSize: config.batchSize,
+      seqLen: config.seqLen,
+      maxBatches: config.evalBatches,
+    }),
+    bySource: Object.fromEntries(
+      Object.entries(data.validationBySource ?? {})
+        .filter(([, s]) => s.length >= config.seqLen + 1)
+        .map(([k, s]) => [
+          k,
+          evalBatches(s, {
+            batchSize: config.batchSize,
+            seqLen: config.seqLen,
+            maxBatches: config.evalBatches,
+          }),
+        ]),
+    ),
+  };
+
+  const name = routerName(config.router);
+  const headerConfig = { ...config, router: name };
+  let step = 0, trainTokens = 0, trainSeconds = 0, lastTrainLoss = NaN, valLoss = NaN;
+  let valBySource: Record<string, number> = {};
+  let curve: TrainResult["curve"] = [];
+  let resumedFrom = 0;
+
+  // Resume.
+  if (opts.checkpointDir) {
+    const ck = readCheckpoint<CheckpointHeader>(opts.checkpointDir);
+    if (ck) {
+      const h = ck.header;
+      for (const f of SHAPE_FIELDS) {
+        if (h.config[f] !== config[f]) {
+          throw new Error(
+            `checkpoint in ${opts.checkpointDir} was written with ${f} = ${
+              JSON.stringify(h.config[f])
+            }, this run has ${
+              JSON.stringify(config[f])
+            }: use another checkpointDir or the same config`,
+          );
+        }
+      }
+      if (h.config.router !== name) {
+        throw new Error(
+          `checkpoint in ${opts.checkpointDir} is of router "${h.config.router}", this run is "${name}"`,
+        );
+      }
+      const load = (key: string, v: tf.Variable) => {
+        const t = ck.tensors.get(key);
+        if (!t || t.data.length !== v.size) {
+          throw new Error(
+            `checkpoint in ${opts.checkpointDir} lacks tensor ${key} of size ${v.size}`,
+          );
+        }
+        tf.tidy(() => v.assign(tf.tensor(t.data, v.shape)));
+      };
+      named.forEach(({ name: n, variable }, i) => {
+        load(`param/${n}`, variable);
+        load(`adam_m/${n}`, opt.m[i]);
+        load(`adam_v/${n}`, opt.v[i]);
+      });
+      opt.t = h.adamT;
+      routingRng.setState(h.routingRng);
+      sampler.setState(h.sampler);
+      step = resumedFrom = h.step;
+      curve = h.curve;
+      trainTokens = h.trainTokens;
+      trainSeconds = h.trainSeconds;
+      lastTrainLoss = h.lastTrainLoss;
+      valLoss = h.valLoss;
+      valBySource = h.valBySource;
+    }
+  }
+  const checkpointEvery = opts.checkpointEvery ?? config.evalEvery;
+  const saveCheckpoint = () => {
+    if (!opts.checkpointDir) return;
+    const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
+    named.forEach(({ name: n, variable }, i) => {
+      tensors.push({
+        name: `param/${n}`,
+        shape: variable.shape,
+        data: variable.dataSync() as Float32Array,
+      });
+      tensors.push({
+        name: `adam_m/${n}`,
+        shape: variable.shape,
+        data: opt.m[i].dataSync() as Float32Array,
+      });
+      tensors.push({
+        name: `adam_v/${n}`,
+        shape: variable.shape,
+        data: opt.v[i].dataSync() as Float32Array,
+      });
+    });
+    const header: CheckpointHeader = {
+      version: 1,
+      step,
+      config: headerConfig,
+      routingRng: routingRng.getState(),
+      sampler: sampler.getState(),
+      adamT: opt.t,
+      curve,
+      trainTokens,
+      trainSeconds,
+      lastTrainLoss,
+      valLoss,
+      valBySource,
+    };
+    writeCheckpoint(opts.checkpointDir, header, tensors);
+  };
+
+  const runEval = () => {
+    valLoss = evaluate(model, evalSets.all);
+    valBySource = Object.fromEntries(
+      Object.entries(evalSets.bySource).map(([k, b]) => [k, evaluate(model, b)]),
+    );
+  };
+
+  const window = new MetricWindow();
+  let lastRouterMetrics: RouterLayerMetrics[] = [];
+  let diverged = false;
+  const tokensPerStep = config.batchSize * config.seqLen;
+  const varList = named.map((n) => n.variable);
+  let stepsThisCall = 0;
+  while (step < config.steps) {
+    const batch = sampler.next();
+    const lr = learningRate(step + 1, config);
+    const ts = performance.now();
+    let routing: LayerRouting[] = [];
+    const loss = tf.tidy(() => {
+      let lmLoss: tf.Scalar | null = null;
+      const { grads } = tf.variableGrads(() => {
+        const out = model.forward(batch, { training: true, rng: routingRng });
+        routing = out.routing;
+        lmLoss = tf.keep(out.loss);
+        return out.objective;
+      }, varList);
+      const kept = lmLoss as unknown as tf.Scalar;
+      const l = kept.dataSync()[0];
+      kept.dispose();
+      if (!Number.isFinite(l)) return l;
+      let scale = 1;
+      if (config.gradClip > 0) {
+        const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+        const norm = Math.sqrt(tf.addN(sq).dataSync()[0]);
+        if (!Number.isFinite(norm)) return NaN;
+        if (norm > config.gradClip) scale = config.gradClip / norm;
+      }
+      opt.apply(grads, lr, scale);
+      return l;
+    });
+    step++;
+    stepsThisCall++;
+    trainSeconds += (performance.now() - ts) / 1000;
+    if (!Number.isFinite(loss)) {
+      diverged = true;
+      lastTrainLoss = loss;
+      curve.push({ step, train_loss: loss, lr });
+      break;
+    }
+    trainTokens += tokensPerStep;
+    lastTrainLoss = loss;
+    window.add(routing);
+    const isEval = step === config.steps || (config.evalEvery > 0 && step % config.evalEvery === 0);
+    if (isEval) {
+      runEval();
+      lastRouterMetrics = window.summary();
+      window.reset();
+    }
+    curve.push({ step, train_loss: loss, lr, ...(isEval ? { val_loss: valLoss } : {}) });
+    const tps = trainTokens / Math.max(1e-9, trainSeconds);
+    opts.onProgress?.({
+      step,
+      steps: config.steps,
+      trainLoss: loss,
+      tokensPerS: tps,
+      etaS: ((config.steps - step) * tokensPerStep) / tps,
+      lr,
+      ...(isEval ? { valLoss } : {}),
+      routing,
+    });
+    const stopNow = opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter;
+    if ((checkpointEvery > 0 && step % checkpointEvery === 0) || step === config.steps || stopNow) {
+      saveCheckpoint();
+    }
+    if (stopNow) break;
+  }
+  if (window.size > 0) lastRouterMetrics = window.summary();
+  if (!diverged && Number.isNaN(valLoss)) runEval();
+  const counts = model.counts();
+  const result: TrainResult = {
+    val_loss: valLoss,
+    train_loss: lastTrainLoss,
+    tokens: trainTokens,
+    tokens_per_s: trainTokens / Math.max(1e-9, trainSeconds),
+    N: counts.N,
+    P: counts.P,
+    F: counts.F,
+    backend,
+    backend_info: backendInfo,
+    router: name,
+    experts: config.experts,
+    steps: step,
+    diverged,
+    curve,
+    router_metrics: lastRouterMetrics,
+    val_loss_by_source: valBySource,
+    config,
+    wall_s: (performance.now() - t0) / 1000,
+    resumed_from: resumedFrom,
+    parameters: model.parameterCounts(),
+  };
+  opt.dispose();
+  model.dispose();
+  return result;
+}
