@@ -43,6 +43,8 @@ export interface BootstrapOptions<P> extends FitOptions<P> {
   resamples?: number;
   /** Random restarts per resample for saturating laws (default 100), plus a warm start at the full fit. */
   restarts?: number;
+  /** Random restarts of the full-data fit (default 500). */
+  fitRestarts?: number;
   /** Interval level (default 0.95). */
   level?: number;
   /** Extra quantities to interval, computed from each resample's parameters. */
@@ -87,7 +89,7 @@ export function bootstrap<P extends Record<string, number>>(
     throw new Error(`bootstrap: level must be in (0, 1), got ${level}`);
   }
   const seed = opts.seed ?? 0;
-  const fit = fitLaw(law, data, { ...opts, restarts: opts.restarts ?? 500, seed });
+  const fit = fitLaw(law, data, { ...opts, restarts: opts.fitRestarts ?? 500, seed });
   const derived = opts.derived ??
     (defaultDerived(law as unknown as Law) as ((p: P) => Record<string, number>) | undefined);
   const names = [
