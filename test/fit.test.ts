@@ -6,6 +6,7 @@ import {
   type Eq1Params,
   generalisedLaw,
   powerELaw,
+  powerNLaw,
   separableLaw,
   TABLE3,
 } from "../lib/laws/mod.ts";
@@ -101,6 +102,15 @@ describe("linear laws: exact least squares", () => {
     const bs = groups.map((g) => g.fit!.params.b);
     expect(bs.every((b) => b < 0)).toBe(true);
     expect(Math.abs(bs[bs.length - 1])).toBeLessThan(Math.abs(bs[0]));
+    // Per-E power laws in N: one per expert count present (E = 1 is the dense line).
+    const perE = fitPerGroup(powerNLaw, d, "E");
+    expect(perE.map((g) => g.value)).toEqual([...new Set(d.E)].sort((a, b) => a - b));
+    for (const g of perE) if (g.fit) expect(g.fit.params.a).toBeLessThan(0);
+    const dense = fitLaw(denseLaw, {
+      N: d.N.filter((_, i) => d.E[i] === 1),
+      loss: d.loss.filter((_, i) => d.E[i] === 1),
+    });
+    expect(perE[0].fit!.params.a).toBeCloseTo(dense.params.a, 12);
   });
   it("Huber on a linear law agrees with least squares when no residual exceeds delta", () => {
     const d = data["RL-R"];
