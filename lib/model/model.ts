@@ -58,6 +58,8 @@ export interface LayerRouting {
   dropped: number;
   capacity: number;
   metrics: RouterMetrics;
+  /** The router's choices this pass, [T * k] (see Routing.expertIndex). */
+  expertIndex: Int32Array;
 }
 
 export interface ForwardResult {
@@ -277,6 +279,7 @@ export class TransformerLM {
         dropped: disp.dropped / tot,
         capacity: cap,
         metrics: r.metrics ?? {},
+        expertIndex: r.expertIndex,
       });
     }
     const hf = layerNorm(x, this.lnfG as tf.Tensor1D, this.lnfB as tf.Tensor1D);
