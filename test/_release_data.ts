@@ -3,15 +3,8 @@
  * Main sweep per technique (authors' policy) and the all-sweeps data of the generalised law.
  */
 import pl from "nodejs-polars";
-import {
-  finalSteps,
-  fitData,
-  loadRelease,
-  mainSweep,
-  type Technique,
-  TECHNIQUES,
-} from "../lib/release/mod.ts";
-import { utilisationInputs, type UtilisationRow } from "../lib/laws/mod.ts";
+import { releaseGeneralisedInput } from "../lib/analysis/mod.ts";
+import { fitData, loadRelease, mainSweep, type Technique, TECHNIQUES } from "../lib/release/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
 export { TECHNIQUES };
@@ -31,28 +24,9 @@ export async function mainData(
   return { N: d.N, E: d.E, loss: d.loss };
 }
 
-/**
- * Generalised-law data for a technique: every seed-42 final run of that router (all R, k) plus
- * every seed-42 dense run (all flop_increase), with F (dense-parameter equivalents) and B = P/F.
- */
+/** Generalised-law data for a technique (every seed-42 run of that router and every dense run). */
 export async function generalisedData(
   t: Technique,
 ): Promise<{ N: number[]; E: number[]; F: number[]; B: number[]; loss: number[] }> {
-  const fin = finalSteps(await release());
-  const rows = fin.toRecords() as Record<string, unknown>[];
-  const toRow = (r: Record<string, unknown>): UtilisationRow & { E: number; loss: number } => ({
-    N: Number(r.N),
-    P: Number(r.P),
-    F: Number(r.F),
-    router: String(r.router_type),
-    flopIncrease: Number(r.flop_increase),
-    E: Number(r.E),
-    loss: Number(r.loss),
-  });
-  const all = rows.map(toRow);
-  const sel = rows.filter((r) =>
-    (r.router_type === t || r.router_type === "Dense") && Number(r.seed) === 42
-  ).map(toRow);
-  const { F, B } = utilisationInputs(sel, all.filter((r) => r.router === "Dense"));
-  return { N: sel.map((r) => r.N), E: sel.map((r) => r.E), F, B, loss: sel.map((r) => r.loss) };
+  return releaseGeneralisedInput(await release())[t];
 }

@@ -210,16 +210,11 @@ function lawFit<P extends Record<string, number>>(
     const b = bootstrap(law, data, {
       resamples: o.bootstrap,
       restarts: o.bootstrapRestarts,
+      fitRestarts: o.restarts,
       seed: o.seed,
       loss: o.loss,
     });
-    // The bootstrap's full-data fit uses `restarts` of the resamples; refit with the full effort.
-    fit = law.kind === "linear" ? b.fit : fitLaw(law, data, {
-      restarts: o.restarts,
-      seed: o.seed,
-      loss: o.loss,
-      warmStarts: [b.fit.params],
-    });
+    fit = b.fit;
     ci95 = b.intervals;
   } else {
     fit = fitLaw(law, data, { restarts: o.restarts, seed: o.seed, loss: o.loss });

@@ -5,15 +5,7 @@
  */
 import pl from "nodejs-polars";
 import { utilisationInputs, type UtilisationRow } from "../laws/mod.ts";
-import {
-  finalSteps,
-  fitData,
-  mainSweep,
-  routingFrequencySweep,
-  type SeedPolicy,
-  TECHNIQUES,
-  topKSweep,
-} from "../release/mod.ts";
+import { finalSteps, fitData, mainSweep, type SeedPolicy, TECHNIQUES } from "../release/mod.ts";
 
 /** Columns of one fit: N, E and the final validation loss; F and B for the generalised law. */
 export interface GroupData {
@@ -59,46 +51,49 @@ export function releaseAnalysisInput(
 }
 
 /**
- * The generalised law's data per technique: the main, routing-frequency and top-k sweeps (seed 42),
- * dense runs included (flop-matched baselines too), each run once. F and B as `utilisationInputs`
- * defines them, with every base dense run of the release as the FLOP reference.
+ * The generalised law's data per technique: every seed-42 final run of that router (every R, k)
+ * plus every seed-42 dense run (every flop_increase), i.e. the main, routing-frequency and top-k
+ * sweeps together. F and B as `utilisationInputs` defines them, with every base dense run of the
+ * release (130M has seeds 1-3 only) as the FLOP reference.
  */
-function releaseGeneralisedInput(
+export function releaseGeneralisedInput(
   df: pl.DataFrame,
-): Record<string, { F: number[]; B: number[]; loss: number[] }> {
+): Record<string, { N: number[]; E: number[]; F: number[]; B: number[]; loss: number[] }> {
   const finals = finalSteps(df);
   const reference = rowsOf(finals.filter(pl.col("router_type").eq(pl.lit(DENSE))));
-  const out: Record<string, { F: number[]; B: number[]; loss: number[] }> = {};
-  const main = mainSweep(df);
-  const rf = routingFrequencySweep(df, { includeDense: true });
-  const tk = topKSweep(df);
+  const out: Record<
+    string,
+    { N: number[]; E: number[]; F: number[]; B: number[]; loss: number[] }
+  > = {};
   for (const t of TECHNIQUES) {
-    const parts = [main, rf, tk].map((f) => f.filter(pl.col("technique").eq(pl.lit(t))));
-    const seen = new Set<number>();
-    const rows: (UtilisationRow & { loss: number })[] = [];
-    for (const part of parts) {
-      for (const r of rowsOf(part)) {
-        if (seen.has(r.id)) continue;
-        seen.add(r.id);
-        rows.push(r);
-      }
-    }
+    const rows = rowsOf(
+      finals.filter(
+        pl.col("router_type").eq(pl.lit(t)).or(pl.col("router_type").eq(pl.lit(DENSE)))
+          .and(pl.col("seed").eq(42)),
+      ),
+    );
     const { F, B } = utilisationInputs(rows, reference);
-    out[t] = { F, B, loss: rows.map((r) => r.loss) };
+    out[t] = {
+      N: rows.map((r) => r.N),
+      E: rows.map((r) => r.E),
+      F,
+      B,
+      loss: rows.map((r) => r.loss),
+    };
   }
   return out;
 }
 
-function rowsOf(f: pl.DataFrame): (UtilisationRow & { loss: number; id: number })[] {
-  const ids = f.getColumn("hyper_id").toArray() as number[];
+function rowsOf(f: pl.DataFrame): (UtilisationRow & { E: number; loss: number })[] {
+  const E = f.getColumn("E").toArray() as number[];
   const N = f.getColumn("N").toArray() as number[];
   const P = f.getColumn("P").toArray() as number[];
   const F = f.getColumn("F").toArray() as number[];
   const router = f.getColumn("router_type").toArray() as string[];
   const fi = f.getColumn("flop_increase").toArray() as number[];
   const loss = f.getColumn("loss").toArray() as number[];
-  return ids.map((id, i) => ({
-    id,
+  return N.map((_, i) => ({
+    E: E[i],
     N: N[i],
     P: P[i],
     F: F[i],

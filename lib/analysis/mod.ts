@@ -22,6 +22,7 @@ export {
   type GroupData,
   readFitFrame,
   releaseAnalysisInput,
+  releaseGeneralisedInput,
 } from "./input.ts";
 export {
   analysisJson,
