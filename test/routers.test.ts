@@ -1,0 +1,261 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../lib/backend/mod.ts";
+import { linear } from "../lib/model/mod.ts";
+import {
+  hash,
+  hashMap,
+  pickChosen,
+  resolveRouter,
+  rlr,
+  type Router,
+  type RouterFactory,
+  routerMatrix,
+  sbase,
+  sinkhorn,
+  softmaxRows,
+  topKRows,
+} from "../lib/routers/mod.ts";
+import { AdamW, train } from "../lib/train/mod.ts";
+import { Rng } from "../lib/util/random.ts";
+
+beforeAll(async () => {
+  await initBackend("cpu");
+});
+
+function skewedLogits(rng: Rng, T: number, E: number): Float32Array {
+  // Expert e gets a bias of 0.6 e: plain top-1 would send most tokens to the last experts.
+  return Float32Array.from({ length: T * E }, (_, i) => rng.normal() + 0.6 * (i % E));
+}
+
+function ctx(E: number, training: boolean, rng = new Rng(0), k = 1) {
+  return { training, experts: E, k, layer: 0, rng };
+}
+
+describe("Sinkhorn", () => {
+  it("balances the marginals to the tolerance: rows sum to 1, columns to T / E", () => {
+    const rng = new Rng(1);
+    const T = 512, E = 8;
+    const p = softmaxRows(skewedLogits(rng, T, E), T, E);
+    for (const tol of [1e-2, 1e-3, 1e-5]) {
+      const r = sinkhorn(p, T, E, tol, 1000);
+      expect(r.iterations).toBeLessThan(1000);
+      expect(r.error).toBeLessThanOrEqual(tol);
+      const col = new Float64Array(E);
+      for (let t = 0; t < T; t++) {
+        let row = 0;
+        for (let e = 0; e < E; e++) {
+          const m = r.u[t] * p[t * E + e] * r.v[e];
+          row += m;
+          col[e] += m;
+        }
+        expect(Math.abs(row - 1)).toBeLessThan(1e-9);
+      }
+      for (let e = 0; e < E; e++) {
+        expect(Math.abs(col[e] - T / E) / (T / E)).toBeLessThanOrEqual(tol * 1.0001);
+      }
+    }
+    // The cap is honoured.
+    expect(sinkhorn(p, T, E, 1e-12, 3).iterations).toBe(3);
+  });
+
+  it("S-BASE spreads tokens far more evenly than plain top-1 on skewed router scores", () => {
+    const rng = new Rng(2);
+    const T = 1024, E = 8, d = 16;
+    const router = sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 1 });
+    // Make the router itself skewed: x has a constant feature the router weights favour per expert.
+    const w = Float32Array.from({ length: d * E }, (_, i) => 0.05 * rng.normal());
+    for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e; // feature 0 = 1 for every token
+    router.variables[0].assign(tf.tensor2d(w, [d, E]));
+    const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
+    const x = tf.tensor2d(xs, [T, d]);
+    const share = (training: boolean) =>
+      tf.tidy(() => {
+        const r = router.route(x, new Int32Array(T), ctx(E, training));
+        const n = new Array(E).fill(0);
+        r.expertIndex.forEach((e) => n[e]++);
+        return { max: Math.max(...n) / T, iters: r.metrics?.sinkhornIterations ?? 0 };
+      });
+    const bal = share(true), plain = share(false);
+    expect(plain.max).toBeGreaterThan(0.4); // top-1 at evaluation: the skew shows
+    expect(bal.max).toBeLessThan(0.2); // balanced in training: near 1/8 = 0.125
+    expect(bal.iters).toBeGreaterThan(1);
+  });
+
+  it("S-BASE combine weights are the router's softmax probabilities of the chosen experts", () => {
+    const T = 6, E = 4, d = 5;
+    const router = sbase({ dModel: d, experts: E, k: 2, vocabSize: 300, layer: 0, seed: 3 });
+    const rng = new Rng(3);
+    const x = tf.tensor2d(Float32Array.from({ length: T * d }, () => rng.normal()), [T, d]);
+    const { expertIndex, combine } = router.route(x, new Int32Array(T), ctx(E, false, rng, 2));
+    const p = softmaxRows(
+      tf.matMul(x, router.variables[0]).dataSync() as Float32Array,
+      T,
+      E,
+    );
+    const c = combine!.dataSync();
+    for (let i = 0; i < T * 2; i++) {
+      expect(c[i]).toBeCloseTo(p[Math.floor(i / 2) * E + expertIndex[i]], 6);
+    }
+  });
+});
+
+describe("HASH", () => {
+  it("the map is fixed for a seed, differs across seeds, and is uniform over the vocabulary", () => {
+    const a = hashMap(2048, 16, 7), b = hashMap(2048, 16, 7), c = hashMap(2048, 16, 8);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    let same = 0;
+    for (let i = 0; i < a.length; i++) same += a[i] === c[i] ? 1 : 0;
+    expect(same / a.length).toBeLessThan(0.15); // ~1/16 agree by chance
+    const counts = new Array(16).fill(0);
+    a.forEach((e) => counts[e]++);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    // 2049 ids over 16 experts: 128 or 129 each.
+    const odd = hashMap(2049, 16, 1), n = new Array(16).fill(0);
+    odd.forEach((e) => n[e]++);
+    expect(Math.min(...n)).toBe(128);
+    expect(Math.max(...n)).toBe(129);
+  });
+
+  it("routes by token id, identically in training and evaluation, and learns nothing", () => {
+    const r = hash({ dModel: 8, experts: 4, k: 1, vocabSize: 50, layer: 0, seed: 5 });
+    expect(r.variables.length).toBe(0);
+    const ids = Int32Array.from([3, 9, 3, 49, 0, 9]);
+    const x = tf.zeros([6, 8]) as tf.Tensor2D;
+    const a = r.route(x, ids, ctx(4, true)).expertIndex;
+    const b = r.route(tf.ones([6, 8]) as tf.Tensor2D, ids, ctx(4, false)).expertIndex;
+    const map = hashMap(50, 4, 5);
+    expect(Array.from(a)).toEqual(Array.from(ids, (i) => map[i]));
+    expect(Array.from(b)).toEqual(Array.from(a));
+    expect(() => r.route(x, Int32Array.from([50, 0, 0, 0, 0, 0]), ctx(4, true))).toThrow(
+      /outside the vocabulary/,
+    );
+  });
+});
+
+describe("RL-R", () => {
+  it("REINFORCE moves the policy toward the expert with the lower loss", () => {
+    // Toy problem: a token routed to the good expert has cross-entropy 1, to the other 3.
+    const T = 256, d = 8, E = 2;
+    const rng = new Rng(4);
+    // Feature 0 is constant (as a LayerNorm offset makes it): the router has no bias of its own.
+    const x = tf.tensor2d(
+      Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal())),
+      [T, d],
+    );
+    const run = (good: number) => {
+      const router = rlr({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 4 });
+      const pGood = () =>
+        tf.tidy(() => {
+          const p = tf.softmax(linear(x, router.variables[0] as unknown as tf.Tensor2D));
+          return tf.mean(tf.slice(p, [0, good], [T, 1])).dataSync()[0];
+        });
+      const before = pGood();
+      const opt = new AdamW(
+        router.variables.map((v, i) => ({ name: `r${i}`, variable: v, decay: false })),
+        { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 },
+      );
+      const sampleRng = new Rng(10);
+      for (let s = 0; s < 60; s++) {
+        tf.tidy(() => {
+          const { grads } = tf.variableGrads(() => {
+            const r = router.route(x, new Int32Array(T), ctx(E, true, sampleRng));
+            const ce = tf.tensor1d(Float32Array.from(r.expertIndex, (e) => (e === good ? 1 : 3)));
+            return r.policyLoss!(ce);
+          }, router.variables);
+          opt.apply(grads, 0.05);
+        });
+      }
+      opt.dispose();
+      return { before, after: pGood() };
+    };
+    for (const good of [0, 1]) {
+      const { before, after } = run(good);
+      expect(before).toBeGreaterThan(0.4);
+      expect(before).toBeLessThan(0.6);
+      expect(after).toBeGreaterThan(0.9);
+    }
+  });
+
+  it("samples from the policy in training (seeded) and routes greedily in evaluation", () => {
+    const T = 400, d = 4, E = 4;
+    const router = rlr({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 2 });
+    const x = tf.zeros([T, d]) as tf.Tensor2D; // uniform policy
+    const a = router.route(x, new Int32Array(T), ctx(E, true, new Rng(1))).expertIndex;
+    const b = router.route(x, new Int32Array(T), ctx(E, true, new Rng(1))).expertIndex;
+    const c = router.route(x, new Int32Array(T), ctx(E, true, new Rng(2))).expertIndex;
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a)).not.toEqual(Array.from(c));
+    const n = new Array(E).fill(0);
+    a.forEach((e) => n[e]++);
+    for (const v of n) expect(Math.abs(v - T / E)).toBeLessThan(40); // uniform sampling
+    const g = router.route(x, new Int32Array(T), ctx(E, false)).expertIndex;
+    expect(new Set(g).size).toBe(1); // greedy: all ties go to expert 0
+    expect(() => rlr({ dModel: 4, experts: 4, k: 2, vocabSize: 300, layer: 0, seed: 1 }))
+      .toThrow(/k = 1/);
+  });
+});
+
+/**
+ * A router defined outside lib/ through the public interface only: top-2 softmax gating with
+ * renormalised weights and a Switch-style load-balancing auxiliary loss.
+ */
+const top2: RouterFactory = Object.assign(
+  (spec: { dModel: number; experts: number; seed: number }): Router => {
+    const w = routerMatrix(spec.dModel, spec.experts, spec.seed);
+    return {
+      name: "top2",
+      variables: [w],
+      route(x, _ids, c) {
+        const [T] = x.shape;
+        const E = c.experts;
+        const probs = tf.softmax(linear(x, w as unknown as tf.Tensor2D)) as tf.Tensor2D; // [T, E]
+        const p = probs.dataSync();
+        const expertIndex = topKRows(p, T, E, 2);
+        const chosen = pickChosen(probs, expertIndex, 2); // [T, 2]
+        const combine = tf.div(chosen, tf.sum(chosen, 1, true)) as tf.Tensor2D;
+        const frac = new Float32Array(E);
+        for (let t = 0; t < T; t++) frac[expertIndex[t * 2]] += 1 / T;
+        const aux = tf.mul(0.01 * E, tf.sum(tf.mul(tf.tensor1d(frac), tf.mean(probs, 0))));
+        return { expertIndex, combine, auxLoss: aux as tf.Scalar };
+      },
+    };
+  },
+  { routerName: "top2", countingLabel: "top2" },
+);
+
+describe("the router interface", () => {
+  it("a user-defined top-2 router trains through train() without touching lib/", async () => {
+    // Stand-in data: random token ids (this test is about the interface, not language).
+    const rng = new Rng(3);
+    const stream = Int32Array.from({ length: 4000 }, () => rng.int(300));
+    const r = await train({
+      router: top2,
+      experts: 4,
+      k: 2,
+      dModel: 16,
+      layers: 2,
+      heads: 2,
+      seqLen: 16,
+      batchSize: 4,
+      steps: 6,
+      evalEvery: 3,
+      evalBatches: 1,
+      vocabSize: 300,
+      backend: "cpu",
+    }, { data: { train: stream, validation: stream.subarray(0, 1000) } });
+    expect(r.router).toBe("top2");
+    expect(r.diverged).toBe(false);
+    expect(r.steps).toBe(6);
+    expect(r.router_metrics.length).toBe(1);
+    const m = r.router_metrics[0];
+    expect(m.load.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    expect(Number.isFinite(r.val_loss)).toBe(true);
+  });
+
+  it("unknown router names fail with the list of valid routers", () => {
+    expect(() => resolveRouter("sinkhorn")).toThrow(/valid routers are dense, sbase, hash, rlr/);
+    expect(resolveRouter("S-Base")).toBe(sbase);
+    expect(resolveRouter("RL-R")).toBe(rlr);
+  });
+});
