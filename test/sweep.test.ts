@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import pl from "nodejs-polars";
+import { checkpointFile } from "../lib/train/mod.ts";
 import {
   expandSpec,
   finishedRunIds,
@@ -35,81 +36,18 @@ afterAll(() => {
   for (const d of tmpDirs) Deno.removeSync(d, { recursive: true });
 });
 
-// ---------------------------------------------------------------------------------------------
-// A small real computation standing in for lib/train until it lands: a low-rank bigram model of
-// the bytes of CONTRIBUTING.md trained by SGD, checkpointing (weights, step, RNG state) into the
-// run's checkpoint folder and resuming from it. Deterministic for a config.
-const TOY_MODULE = `
-import { Rng } from "${ROOT}lib/util/random.ts";
-const text = new TextEncoder().encode(Deno.readTextFileSync("${ROOT}CONTRIBUTING.md"));
-export async function runOne(config, ctx) {
-  const d = config.dModel, V = 256, B = config.batchSize;
-  const ck = ctx.checkpointDir + "/state.json";
-  let st;
-  try { st = JSON.parse(Deno.readTextFileSync(ck)); } catch { st = null; }
-  if (!st) {
-    const rng = new Rng(config.seed * 1000 + config.experts * 7 + config.router.length);
-    const init = (n) => Array.from({ length: n }, () => rng.normal() * 0.1);
-    st = { step: 0, rng: rng.getState(), A: init(V * d), W: init(d * V), curve: [] };
-  }
-  const rng = new Rng(0); rng.setState(st.rng);
-  const { A, W } = st;
-  const lossAt = (x, y, grad) => {
-    const h = A.slice(x * d, x * d + d);
-    const z = new Float64Array(V);
-    let mx = -Infinity;
-    for (let v = 0; v < V; v++) { let s = 0; for (let i = 0; i < d; i++) s += h[i] * W[i * V + v]; z[v] = s; if (s > mx) mx = s; }
-    let sum = 0; for (let v = 0; v < V; v++) sum += Math.exp(z[v] - mx);
-    const loss = Math.log(sum) + mx - z[y];
-    if (grad) {
-      const lr = config.lr / B;
-      for (let v = 0; v < V; v++) {
-        const g = Math.exp(z[v] - mx) / sum - (v === y ? 1 : 0);
-        for (let i = 0; i < d; i++) { const wi = W[i * V + v]; W[i * V + v] -= lr * g * h[i]; A[x * d + i] -= lr * g * wi; }
-      }
-    }
-    return loss;
-  };
-  while (st.step < config.steps) {
-    let tl = 0;
-    for (let b = 0; b < B; b++) { const p = rng.int(text.length - 1); tl += lossAt(text[p], text[p + 1], true); }
-    st.step++;
-    st.curve.push({ step: st.step, train_loss: tl / B });
-    st.rng = rng.getState();
-    ctx.onProgress({ step: st.step, steps: config.steps, trainLoss: tl / B });
-    if (st.step % ctx.checkpointEvery === 0 && st.step < config.steps) {
-      Deno.mkdirSync(ctx.checkpointDir, { recursive: true });
-      Deno.writeTextFileSync(ck + ".tmp", JSON.stringify(st));
-      Deno.renameSync(ck + ".tmp", ck);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  let vl = 0;
-  for (let p = 0; p < 400; p++) vl += lossAt(text[p], text[p + 1], false);
-  const val = config.lr > 1e3 ? NaN : vl / 400;
-  return {
-    val_loss: val, train_loss: st.curve.at(-1).train_loss, N: 2 * V * d, P: 2 * V * d * config.experts,
-    F: 2 * d * V, diverged: !Number.isFinite(val), curve: st.curve,
-    router_metrics: [{ step: config.steps, load_max: 1 / config.experts }],
-  };
-}
-`;
-const toyDir = Deno.makeTempDirSync({ prefix: "sweep-toy-" });
-tmpDirs.push(toyDir);
-const TOY = `${toyDir}/toy_run.ts`;
-Deno.writeTextFileSync(TOY, TOY_MODULE);
-const toyRunOne = (await import(TOY)).runOne;
-
+// Tiny real training runs (lib/train on the kit's corpus): 2 sizes x (dense + 2 routers x E=4).
 const SPEC: SweepSpecInput = {
   name: "test",
   routers: ["S-Base", "Hash"],
-  sizes: [{ dModel: 8, layers: 1, heads: 1 }, { dModel: 16, layers: 1, heads: 2 }],
+  sizes: [{ dModel: 16, layers: 1, heads: 2 }, { dModel: 32, layers: 1, heads: 2 }],
   experts: [1, 4],
   seeds: [0],
-  budget: { steps: 30 },
-  train: { batchSize: 4, seqLen: 32, lr: 0.5, warmupSteps: 0 },
-  checkpointEvery: 5,
+  budget: { steps: 16 },
+  train: { batchSize: 4, seqLen: 32, warmupSteps: 2, evalEvery: 8, evalBatches: 2 },
+  checkpointEvery: 4,
 };
+const STEPS = 16;
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command("deno", {
@@ -123,6 +61,16 @@ async function cli(args: string[], env: Record<string, string> = {}) {
     stderr: new TextDecoder().decode(out.stderr),
   };
 }
+
+// One uninterrupted sweep through the CLI, the reference for the other tests.
+const reference = tmp();
+Deno.writeTextFileSync(`${reference}.spec.json`, JSON.stringify(SPEC));
+tmpDirs.push(`${reference}.spec.json`);
+const t0 = performance.now();
+const referenceRun = await cli(["--spec", `${reference}.spec.json`, "--out", reference]);
+console.log(
+  `reference sweep (6 tiny runs, one process): ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 
 function resultMap(dir: string): Map<string, number> {
   const df = loadSweepResults(dir);
@@ -139,7 +87,8 @@ function checkEveryFile(dir: string): number {
     for (const f of ["result", "curve", "router"]) {
       const df = pl.readParquet(`${dir}/runs/${e.name}/${f}.parquet`);
       const ids = new Set(df.getColumn("run_id").toArray());
-      expect([...ids]).toEqual([e.name]);
+      // a dense run has no router metrics: an empty frame, still readable
+      expect([...ids]).toEqual(f === "router" && df.height === 0 ? [] : [e.name]);
       files++;
     }
     const cfg = JSON.parse(Deno.readTextFileSync(`${dir}/runs/${e.name}/config.json`));
@@ -161,7 +110,7 @@ describe("sweep spec", () => {
       "Hash",
     ]);
     expect(new Set(runs.map((r) => r.runId)).size).toBe(runs.length);
-    expect(runs.every((r) => r.config.steps === 30 && r.config.backend === "wasm")).toBe(true);
+    expect(runs.every((r) => r.config.steps === STEPS && r.config.backend === "wasm")).toBe(true);
     // token budget -> steps = ceil(tokens / (batch x seq))
     const byTokens = expandSpec({ ...SPEC, budget: { tokens: 1000 } });
     expect(byTokens[0].config.steps).toBe(Math.ceil(1000 / (4 * 32)));
@@ -296,80 +245,109 @@ describe("run locks", () => {
 });
 
 describe("sweep engine", () => {
-  it("runs, records Parquet results, skips finished runs on rerun, reports progress", async () => {
-    const out = tmp();
-    const events: SweepProgress[] = [];
-    const s1 = await runSweep(SPEC, {
-      out,
-      runOne: toyRunOne,
-      onProgress: (p) => events.push(p),
-      log: () => {},
-    });
+  it("runs every run and records it as Parquet: results, curve, router metrics, config", () => {
+    const out = reference;
     const runs = expandSpec(SPEC);
-    expect(s1.ran.length).toBe(runs.length);
-    expect(s1.failed).toEqual([]);
+    expect(referenceRun.code, referenceRun.stderr).toBe(0);
+    expect(referenceRun.stderr).toMatch(/6 ran, 0 already done, 0 diverged, 0 failed/);
     expect(finishedRunIds(out)).toEqual(runs.map((r) => r.runId).sort());
     const df = loadSweepResults(out);
     for (const col of ["run_id", "router", "N", "P", "F", "E", "val_loss", "status", "config"]) {
       expect(df.columns).toContain(col);
     }
     expect(new Set(df.getColumn("status").toArray())).toEqual(new Set(["done"]));
+    expect((df.getColumn("val_loss").toArray() as number[]).every((v) => v > 0 && v < 10))
+      .toBe(true);
+    // routed runs hold more parameters than dense ones of the same size; N is the same
+    const rows = df.toRecords() as Record<string, unknown>[];
+    for (const r of rows.filter((r) => r.E === 4)) {
+      const dense = rows.find((d) => d.E === 1 && d.dModel === r.dModel)!;
+      expect(r.N).toBe(dense.N);
+      expect(r.P as number).toBeGreaterThan(dense.P as number);
+    }
     const curves = loadSweepCurves(out);
-    expect(curves.height).toBe(runs.length * 30);
-    expect(loadRouterMetrics(out).height).toBe(runs.length);
+    expect(curves.height).toBe(runs.length * STEPS);
+    expect(curves.filter(pl.col("val_loss").isNotNull()).height).toBe(runs.length * 2);
+    expect(loadRouterMetrics(out).height).toBe(runs.filter((r) => r.config.experts > 1).length);
     expect(checkEveryFile(out)).toBe(runs.length * 3);
     // no checkpoints or locks left behind
     expect([...Deno.readDirSync(`${out}/checkpoints`)]).toEqual([]);
     expect([...Deno.readDirSync(`${out}/locks`)]).toEqual([]);
-    // progress: done counts up to total, ETA known once steps ran, 0 at the end
-    const last = events.at(-1)!;
-    expect(last).toMatchObject({ event: "end", done: runs.length, total: runs.length });
-    expect(events.filter((e) => e.event === "run-end").map((e) => e.done)).toEqual(
-      runs.map((_, i) => i + 1),
-    );
-    expect(events.some((e) => e.event === "step" && e.etaS !== null && e.etaS > 0)).toBe(true);
+  });
+
+  it("reports progress over the whole sweep; a rerun of a finished sweep does nothing", async () => {
+    // In-process on the cpu backend (2 tiny runs) to see the progress callback.
+    const out = tmp();
+    const spec = {
+      ...SPEC,
+      name: "progress",
+      routers: ["Hash"],
+      sizes: [SPEC.sizes[0]],
+      budget: { steps: 6 },
+      train: { ...SPEC.train, backend: "cpu" as const, evalEvery: 0 },
+    };
+    const events: SweepProgress[] = [];
+    const s1 = await runSweep(spec, { out, onProgress: (p) => events.push(p), log: () => {} });
+    expect(s1.failed).toEqual([]);
+    expect(s1.ran.length).toBe(2);
+    expect(events[0]).toMatchObject({ event: "start", done: 0, total: 2 });
+    expect(events.at(-1)).toMatchObject({ event: "end", done: 2, total: 2, etaS: 0 });
+    expect(events.filter((e) => e.event === "run-end").map((e) => e.done)).toEqual([1, 2]);
+    const steps = events.filter((e) => e.event === "step");
+    expect(steps.map((e) => e.current!.step)).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
+    expect(steps.every((e) => e.etaS !== null && e.etaS >= 0)).toBe(true);
+    expect(steps[0].etaS!).toBeGreaterThan(steps.at(-1)!.etaS!);
 
     // A rerun of a finished sweep does nothing: no run trained, no file touched.
-    const before = [...Deno.readDirSync(`${out}/runs`)].map((e) =>
-      Deno.statSync(`${out}/runs/${e.name}/result.parquet`).mtime!.getTime()
-    );
+    const stamp = () =>
+      [...Deno.readDirSync(`${out}/runs`)].map((e) =>
+        Deno.statSync(`${out}/runs/${e.name}/result.parquet`).mtime!.getTime()
+      );
+    const before = stamp();
     let called = 0;
-    const s2 = await runSweep(SPEC, {
+    const s2 = await runSweep(spec, {
       out,
-      runOne: (c, ctx) => {
+      runOne: () => {
         called++;
-        return toyRunOne(c, ctx);
+        throw new Error("a finished run must not train again");
       },
       log: () => {},
     });
     expect(called).toBe(0);
     expect(s2.ran).toEqual([]);
-    expect(s2.skipped.length).toBe(runs.length);
-    const after = [...Deno.readDirSync(`${out}/runs`)].map((e) =>
-      Deno.statSync(`${out}/runs/${e.name}/result.parquet`).mtime!.getTime()
-    );
-    expect(after).toEqual(before);
-    expect(summarizeSweep(out).text).toMatch(/spec test: 6\/6 runs have results/);
+    expect(s2.skipped.length).toBe(2);
+    expect(stamp()).toEqual(before);
+    expect(summarizeSweep(out).text).toMatch(/spec progress: 2\/2 runs have results/);
+    expect(summarizeSweep(reference).text).toMatch(/spec test: 6\/6 runs have results/);
   });
 
   it("two processes on one folder never train the same run twice", async () => {
-    const out = tmp();
-    const opts = { out, runOne: toyRunOne, log: () => {} };
-    const [a, b] = await Promise.all([runSweep(SPEC, opts), runSweep(SPEC, opts)]);
-    const all = [...a.ran, ...b.ran];
+    const dir = tmp();
+    Deno.writeTextFileSync(`${dir}/spec.json`, JSON.stringify(SPEC));
+    const out = `${dir}/out`;
+    const [a, b] = await Promise.all([
+      cli(["--spec", `${dir}/spec.json`, "--out", out]),
+      cli(["--spec", `${dir}/spec.json`, "--out", out]),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const trained = (t: string) =>
+      [...t.matchAll(/\[sweep\] done .*\(([0-9a-f]{16})\)/g)].map((m) => m[1]);
+    const all = [...trained(a.stderr), ...trained(b.stderr)];
     expect(new Set(all).size).toBe(all.length); // no run trained twice
-    expect(new Set(all).size).toBe(expandSpec(SPEC).length); // and none left out
-    expect(a.ran.length).toBeGreaterThan(0); // both really worked
-    expect(b.ran.length).toBeGreaterThan(0);
-    const reference = tmp();
-    await runSweep(SPEC, { out: reference, runOne: toyRunOne, log: () => {} });
+    expect(all.length).toBe(expandSpec(SPEC).length); // and none left out
     expect(resultMap(out)).toEqual(resultMap(reference));
   });
 
   it("records a diverged run as diverged and leaves it out of fits with a warning", async () => {
     const out = tmp();
-    const spec = { ...SPEC, sizes: [SPEC.sizes[0]], train: { ...SPEC.train, lr: 1e4 } };
-    const s = await runSweep(spec, { out, runOne: toyRunOne, log: () => {} });
+    const spec = {
+      ...SPEC,
+      name: "diverge",
+      sizes: [SPEC.sizes[0]],
+      train: { ...SPEC.train, lr: 1000, gradClip: 0, backend: "cpu" as const },
+    };
+    const s = await runSweep(spec, { out, log: () => {} });
     expect(s.diverged.length).toBe(3);
     const df = loadSweepResults(out);
     expect(df.getColumn("status").toArray()).toEqual(["diverged", "diverged", "diverged"]);
@@ -377,14 +355,13 @@ describe("sweep engine", () => {
     const fit = fitFrame(df, { warn: (m) => warnings.push(m) });
     expect(fit.N).toEqual([]);
     expect(warnings[0]).toMatch(/Leaving 3 of 3 runs out of the fit/);
-    // mixed: the good sweep's runs plus the diverged ones
-    const good = tmp();
-    await runSweep(SPEC, { out: good, runOne: toyRunOne, log: () => {} });
-    const both = loadSweepResults([good, out]);
+    // mixed with the good sweep: the diverged rows go, the good ones stay
+    const both = loadSweepResults([reference, out]);
     expect(both.height).toBe(9);
     const w2: string[] = [];
     const sbase = fitFrame(both, { router: "S-Base", warn: (m) => w2.push(m) });
     expect(sbase.E.sort()).toEqual([1, 1, 4, 4]); // dense rows included as E = 1
+    expect(sbase.loss.every(Number.isFinite)).toBe(true);
     expect(w2.length).toBe(1);
   });
 });
@@ -393,27 +370,24 @@ describe("kill -9 and resume", () => {
   it("a sweep killed mid-run resumes to the same results, nothing lost or duplicated", async () => {
     const dir = tmp();
     Deno.writeTextFileSync(`${dir}/spec.json`, JSON.stringify(SPEC));
-    const reference = `${dir}/reference`;
-    const ref = await cli(["--spec", `${dir}/spec.json`, "--out", reference, "--run-module", TOY]);
-    expect(ref.code, ref.stderr).toBe(0);
-
     const out = `${dir}/killed`;
     const runs = expandSpec(SPEC);
     const child = new Deno.Command("deno", {
-      args: ["run", "-A", CLI, "--spec", `${dir}/spec.json`, "--out", out, "--run-module", TOY],
+      args: ["run", "-A", CLI, "--spec", `${dir}/spec.json`, "--out", out],
       cwd: ROOT,
       stdout: "null",
       stderr: "null",
     }).spawn();
     // Kill once the third run has written a checkpoint: two runs done, one in the middle.
     const third = runs[2].runId;
-    const deadline = Date.now() + 120_000;
+    const ck = checkpointFile(`${out}/checkpoints/${third}`);
+    const deadline = Date.now() + 240_000;
     while (Date.now() < deadline) {
       try {
-        Deno.statSync(`${out}/checkpoints/${third}/state.json`);
+        Deno.statSync(ck);
         break;
       } catch {
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
     child.kill("SIGKILL");
@@ -424,21 +398,20 @@ describe("kill -9 and resume", () => {
     expect(doneBefore).not.toContain(third);
     // The killed run's lock and checkpoint are still there.
     Deno.statSync(lockPathOf(out, third));
-    Deno.statSync(`${out}/checkpoints/${third}/state.json`);
+    Deno.statSync(ck);
 
-    const rerun = await cli(["--spec", `${dir}/spec.json`, "--out", out, "--run-module", TOY]);
+    const rerun = await cli(["--spec", `${dir}/spec.json`, "--out", out]);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toMatch(/4 ran, 2 already done/);
     expect(resultMap(out)).toEqual(resultMap(reference));
     expect(finishedRunIds(out)).toEqual(runs.map((r) => r.runId).sort());
-    const df = loadSweepResults(out);
-    expect(df.height).toBe(runs.length); // no duplicates
+    expect(loadSweepResults(out).height).toBe(runs.length); // no duplicates
     checkEveryFile(out);
-    // curves equal too, step by step (the resumed run continued, not restarted differently)
+    // curves equal too, step by step (the resumed run continued where it stopped)
     const a = loadSweepCurves(out), b = loadSweepCurves(reference);
     expect(a.getColumn("train_loss").toArray()).toEqual(b.getColumn("train_loss").toArray());
 
-    const again = await cli(["--spec", `${dir}/spec.json`, "--out", out, "--run-module", TOY]);
+    const again = await cli(["--spec", `${dir}/spec.json`, "--out", out]);
     expect(again.stderr).toMatch(/0 ran, 6 already done/);
     const merged = await cli(["--merge", out]);
     expect(merged.stdout).toMatch(/6\/6 runs have results/);

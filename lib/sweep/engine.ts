@@ -144,7 +144,7 @@ export async function runSweep(
       diverged: summary.diverged.length,
       failed: summary.failed.length,
       busyElsewhere: summary.busyElsewhere.length,
-      current,
+      current: current && { ...current },
       elapsedS,
       etaS,
     });

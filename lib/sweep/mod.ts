@@ -17,6 +17,7 @@ export type {
   TrainProgress,
 } from "./types.ts";
 export { canonicalJson, runIdOf } from "./hash.ts";
+export { trainRunner, type TrainRunnerOptions } from "./train_run.ts";
 export { DEFAULT_TRAIN, expandSpec, loadSpecFile, stepsOf, validateSpec } from "./spec.ts";
 export { preset, PRESET_NAMES } from "./presets.ts";
 export { parseShard, resolveShard, type Shard, SHARD_COUNT_ENV, shardItems } from "./shard.ts";

@@ -32,6 +32,15 @@ export function isFinished(dir: string, runId: string): boolean {
   }
 }
 
+/** A backend as a name (train may report a string or an info object with a name). */
+function backendName(b: unknown): string | undefined {
+  if (typeof b === "string") return b;
+  if (b && typeof b === "object" && typeof (b as { name?: unknown }).name === "string") {
+    return (b as { name: string }).name;
+  }
+  return undefined;
+}
+
 function intSeries(name: string, values: number[]) {
   return pl.Series(name, values, pl.Int64);
 }
@@ -70,7 +79,7 @@ export function resultFrame(
     pl.Series("tokens", [outcome.tokens ?? c.steps * c.batchSize * c.seqLen], pl.Float64),
     pl.Series("tokens_per_s", [outcome.tokens_per_s ?? NaN], pl.Float64),
     pl.Series("wall_s", [outcome.wall_s ?? NaN], pl.Float64),
-    pl.Series("backend", [outcome.backend ?? c.backend]),
+    pl.Series("backend", [backendName(outcome.backend) ?? c.backend]),
     pl.Series("host", [extra.host]),
     pl.Series("finished_at", [extra.finishedAt]),
     pl.Series("val_loss_by_source", [JSON.stringify(outcome.val_loss_by_source ?? {})]),

@@ -116,7 +116,7 @@ export interface RunOutcome {
   val_loss_by_source?: Record<string, number>;
   tokens?: number;
   tokens_per_s?: number;
-  backend?: string;
+  backend?: string | { name: string };
   wall_s?: number;
 }
 
