@@ -1,0 +1,242 @@
+import * as tf from "@tensorflow/tfjs-core";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  AdamW,
+  learningRate,
+  readCheckpoint,
+  resolveConfig,
+  train,
+  type TrainConfig,
+} from "../lib/train/mod.ts";
+import { parseTrainArgs } from "../lib/cli/train.ts";
+
+const TINY: Partial<TrainConfig> = {
+  dModel: 16,
+  layers: 2,
+  heads: 2,
+  seqLen: 16,
+  batchSize: 2,
+  evalBatches: 1,
+  backend: "cpu",
+};
+
+function tmp(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `train-test-${name}-`));
+}
+
+describe("checkpoints", () => {
+  it("a run stopped after 3 steps and resumed equals an uninterrupted 6-step run exactly", async () => {
+    // RL-R: its sampled routing exercises the routing RNG's checkpointed state too.
+    const config: Partial<TrainConfig> = {
+      ...TINY,
+      router: "rlr",
+      experts: 4,
+      steps: 6,
+      evalEvery: 2,
+      seed: 7,
+    };
+    const dirA = tmp("a"), dirB = tmp("b");
+    const a = await train(config, { checkpointDir: dirA, checkpointEvery: 100 });
+    const b1 = await train(config, { checkpointDir: dirB, checkpointEvery: 100, stopAfter: 3 });
+    expect(b1.steps).toBe(3);
+    const b2 = await train(config, { checkpointDir: dirB, checkpointEvery: 100 });
+    expect(b2.resumed_from).toBe(3);
+    expect(b2.steps).toBe(6);
+    expect(b2.curve.map((c) => c.train_loss)).toEqual(a.curve.map((c) => c.train_loss));
+    expect(b2.val_loss).toBe(a.val_loss);
+    expect(b2.val_loss_by_source).toEqual(a.val_loss_by_source);
+    const ca = readCheckpoint(dirA)!, cb = readCheckpoint(dirB)!;
+    expect([...cb.tensors.keys()]).toEqual([...ca.tensors.keys()]);
+    for (const [k, t] of ca.tensors) {
+      expect(Array.from(cb.tensors.get(k)!.data), k).toEqual(Array.from(t.data));
+    }
+    // A different seed gives a different run (the comparison above can fail).
+    const c = await train({ ...config, seed: 8 }, {});
+    expect(c.curve.map((x) => x.train_loss)).not.toEqual(a.curve.map((x) => x.train_loss));
+    // A checkpoint of another configuration is refused, not silently reused.
+    await expect(train({ ...config, dModel: 32 }, { checkpointDir: dirA })).rejects.toThrow(
+      /dModel = 16.*this run has 32/,
+    );
+  });
+});
+
+describe("training loop", () => {
+  it("holds a constant number of tensors across steps (no memory growth)", async () => {
+    const counts: number[] = [];
+    await train({ ...TINY, router: "sbase", experts: 4, steps: 8, evalEvery: 3 }, {
+      onProgress: () => counts.push(tf.memory().numTensors),
+    });
+    expect(counts.length).toBe(8);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(counts[0]).toBe(counts[1]);
+  });
+
+  it("reports router metrics per routed layer and losses that fall on the real corpus", async () => {
+    const r = await train({
+      ...TINY,
+      router: "sbase",
+      experts: 4,
+      layers: 4,
+      routingFrequency: 0.5,
+      steps: 30,
+      evalEvery: 10,
+      batchSize: 8,
+      seqLen: 32,
+      lr: 1e-2,
+    });
+    expect(r.router_metrics.map((m) => m.block)).toEqual([1, 3]);
+    for (const m of r.router_metrics) {
+      expect(m.load.length).toBe(4);
+      expect(m.load.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+      expect(m.dropped).toBeGreaterThanOrEqual(0);
+      expect(m.entropy).toBeGreaterThan(0);
+      expect(m.sinkhornIterations).toBeGreaterThanOrEqual(1);
+      expect(m.steps).toBe(10);
+    }
+    const first = r.curve[0].train_loss;
+    expect(first).toBeGreaterThan(7); // ln 2048 = 7.6 at initialisation
+    expect(r.val_loss).toBeLessThan(first - 0.5);
+    expect(Object.keys(r.val_loss_by_source).sort()).toEqual(["brown", "moby", "sotu"]);
+    expect(r.curve.filter((c) => c.val_loss !== undefined).map((c) => c.step)).toEqual([
+      10,
+      20,
+      30,
+    ]);
+    expect(r.tokens).toBe(30 * 8 * 32);
+  });
+
+  it("stops a diverging run with diverged = true", async () => {
+    const r = await train({ ...TINY, steps: 20, lr: 1e30, warmupSteps: 0, gradClip: 0 });
+    expect(r.diverged).toBe(true);
+    expect(r.steps).toBeLessThan(20);
+    expect(Number.isFinite(r.train_loss)).toBe(false);
+  });
+});
+
+describe("optimiser and schedule", () => {
+  it("learning rate: linear warmup, cosine to the floor", () => {
+    const c = { lr: 1, warmupSteps: 10, steps: 110, lrMinRatio: 0.1 };
+    expect(learningRate(1, c)).toBeCloseTo(0.1, 12);
+    expect(learningRate(10, c)).toBeCloseTo(1, 12);
+    expect(learningRate(60, c)).toBeCloseTo(0.55, 12); // halfway: (1 + 0.1) / 2
+    expect(learningRate(110, c)).toBeCloseTo(0.1, 12);
+  });
+
+  it("AdamW matches a hand computation over two steps, with decoupled weight decay", async () => {
+    const p = tf.variable(tf.tensor1d([1, -2]));
+    const q = tf.variable(tf.tensor1d([3]));
+    const opt = new AdamW([{ name: "p", variable: p, decay: true }, {
+      name: "q",
+      variable: q,
+      decay: false,
+    }], { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5 });
+    // Reference in float64.
+    const ref = { p: [1, -2], m: [0, 0], v: [0, 0] };
+    const grads = [[0.5, -1], [2, 0.25]];
+    for (let t = 1; t <= 2; t++) {
+      const g = grads[t - 1];
+      opt.apply({ [p.name]: tf.tensor1d(g) }, 0.1); // q gets no gradient: counts as zero
+      for (let i = 0; i < 2; i++) {
+        ref.m[i] = 0.9 * ref.m[i] + 0.1 * g[i];
+        ref.v[i] = 0.99 * ref.v[i] + 0.01 * g[i] * g[i];
+        const upd = ref.m[i] / (1 - 0.9 ** t) / (Math.sqrt(ref.v[i] / (1 - 0.99 ** t)) + 1e-8);
+        ref.p[i] -= 0.1 * (upd + 0.5 * ref.p[i]);
+      }
+    }
+    const got = Array.from(p.dataSync());
+    got.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i], 5));
+    expect(q.dataSync()[0]).toBe(3); // zero gradient and no decay: unchanged
+    opt.dispose();
+  });
+});
+
+describe("configuration errors", () => {
+  const bad: [Partial<TrainConfig>, RegExp][] = [
+    [{ router: "switch" }, /unknown router "switch": valid routers are dense, sbase, hash, rlr/],
+    [{ router: "sbase", experts: 0 }, /experts \(E\) = 0; it must be an integer >= 1/],
+    [{ router: "sbase", experts: 4, routingFrequency: 0 }, /routingFrequency \(R\) = 0.*\(0, 1\]/],
+    [{ router: "sbase", experts: 4, routingFrequency: 1.5 }, /routingFrequency \(R\) = 1.5/],
+    [{ router: "sbase", experts: 2, k: 3 }, /k = 3 exceeds experts = 2/],
+    [{ dModel: 30, heads: 4 }, /dModel = 30 is not divisible by heads = 4/],
+    [{ router: "dense", experts: 8 }, /router "dense" needs experts = 1/],
+    [{ router: "hash", experts: 4, layers: 2, routingFrequency: 0.25 }, /no block would be routed/],
+    [{ backend: "tpu" as TrainConfig["backend"] }, /valid backends: auto, wasm, cpu, webgpu/],
+    [{ stepz: 3 } as Partial<TrainConfig>, /unknown field "stepz"/],
+  ];
+  for (const [cfg, msg] of bad) {
+    it(`rejects ${JSON.stringify(cfg)}`, () => {
+      expect(() => resolveConfig(cfg)).toThrow(msg);
+    });
+  }
+
+  it("rejects a model too large for the 4 GiB wasm heap before allocating it", async () => {
+    await expect(
+      train({ router: "sbase", experts: 64, dModel: 512, layers: 8, backend: "cpu" }),
+    ).rejects.toThrow(/too large for the cpu backend: .*M parameters need about .* GiB/);
+  });
+});
+
+describe("deno task train", () => {
+  it("parses flags, and rejects bad ones", () => {
+    const p = parseTrainArgs([
+      "--router",
+      "sbase",
+      "--experts",
+      "16",
+      "--d-model",
+      "128",
+      "--router-option",
+      "tolerance=1e-4",
+      "--json",
+    ]);
+    expect(p.config).toEqual({
+      router: "sbase",
+      experts: 16,
+      dModel: 128,
+      routerOptions: { tolerance: 1e-4 },
+    });
+    expect(p.json).toBe(true);
+    expect(() => parseTrainArgs(["--experts", "many"])).toThrow(/--experts must be a number/);
+    expect(() => parseTrainArgs(["--expert", "4"])).toThrow();
+  });
+
+  it("--json prints one object with the final metrics", () => {
+    const out = execFileSync(Deno.execPath(), [
+      "run",
+      "-A",
+      "lib/cli/train.ts",
+      ...["--router", "hash", "--experts", "2", "--d-model", "16", "--layers", "2"],
+      ...["--heads", "2", "--seq-len", "16", "--batch-size", "2", "--steps", "3"],
+      ...["--eval-batches", "1", "--backend", "cpu", "--json", "--quiet"],
+    ], { encoding: "utf8", env: { ...Deno.env.toObject(), NO_COLOR: "1" } });
+    const r = JSON.parse(out.trim().split("\n").pop()!);
+    for (
+      const k of [
+        "val_loss",
+        "train_loss",
+        "tokens",
+        "tokens_per_s",
+        "N",
+        "P",
+        "F",
+        "backend",
+        "router",
+        "experts",
+        "steps",
+      ]
+    ) expect(r, k).toHaveProperty(k);
+    expect(r.router).toBe("hash");
+    expect(r.experts).toBe(2);
+    expect(r.steps).toBe(3);
+    expect(r.tokens).toBe(3 * 2 * 16);
+    const bad = spawnSync(Deno.execPath(), ["run", "-A", "lib/cli/train.ts", "--router", "nope"], {
+      encoding: "utf8",
+    });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/unknown router "nope"/);
+  });
+});
