@@ -51,20 +51,37 @@ describe("Slurm job array", () => {
     const sharded = `${dir}/array`;
     const t0 = performance.now();
     const sb = await run("sbatch", [
-      "--wait",
+      "--parsable",
       "--array=0-1",
       "--time=15",
       `--output=${dir}/slurm-%A_%a.out`,
       `--export=ALL,SWEEP_PRESET=smoke,SWEEP_OUT=${sharded}`,
       "deploy/slurm/sweep.sbatch",
     ]);
-    const logs = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("slurm-"))
-      .map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).join("\n");
-    expect(sb.code, `${sb.stdout}\n${sb.stderr}\n${logs}`).toBe(0);
+    expect(sb.code, sb.stderr).toBe(0);
+    const jobId = sb.stdout.trim().split(";")[0];
+    expect(jobId).toMatch(/^\d+$/);
+    // Poll the queue (sbatch --wait polls with growing pauses, adding up to tens of seconds).
+    const deadline = Date.now() + 600_000;
+    while ((await run("squeue", ["-h", "-j", jobId])).stdout.trim() !== "") {
+      if (Date.now() > deadline) {
+        await run("scancel", [jobId]);
+        throw new Error(`Slurm job ${jobId} still queued or running after 600 s; cancelled`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
     console.log(
       `slurm array (2 tasks) wall time: ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    expect(sb.stdout).toMatch(/Submitted batch job \d+/);
+    const logs = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("slurm-"))
+      .map((e) => Deno.readTextFileSync(`${dir}/${e.name}`)).join("\n");
+    // Each array task ended COMPLETED with exit code 0.
+    const jobs = (await run("scontrol", ["show", "job", "-o", jobId])).stdout.trim().split("\n");
+    expect(jobs.length, logs).toBe(2);
+    for (const line of jobs) {
+      expect(line, logs).toMatch(/JobState=COMPLETED /);
+      expect(line, logs).toMatch(/ExitCode=0:0 /);
+    }
     // Both array tasks ran as shards of 2, each training its own half of the runs.
     expect(logs).toMatch(/shard 0\/2 \(Slurm job array\)/);
     expect(logs).toMatch(/shard 1\/2 \(Slurm job array\)/);

@@ -6,16 +6,16 @@ import { validateSpec } from "./spec.ts";
 import type { SweepSpec, SweepSpecInput } from "./types.ts";
 
 const PRESET_INPUTS: Record<string, SweepSpecInput> = {
-  // CI: 2 sizes x (dense + 2 routers x E=4) = 6 tiny runs, well under a minute or two on 2 cores.
+  // CI: 2 sizes x (dense + 3 routers x E=4) = 8 tiny runs, seconds to a minute on 2 cores.
   smoke: {
     name: "smoke",
-    routers: ["S-Base", "Hash"],
+    routers: ["S-Base", "RL-R", "Hash"],
     sizes: [{ dModel: 16, layers: 1, heads: 2 }, { dModel: 32, layers: 1, heads: 2 }],
     experts: [1, 4],
     seeds: [0],
-    budget: { steps: 12 },
-    train: { batchSize: 4, seqLen: 32, warmupSteps: 2, evalEvery: 6, evalBatches: 2 },
-    checkpointEvery: 4,
+    budget: { steps: 24 },
+    train: { batchSize: 4, seqLen: 32, warmupSteps: 4, evalEvery: 12, evalBatches: 2 },
+    checkpointEvery: 6,
   },
   // <= 15 min on 2 CPU cores (two shards): 3 sizes x (dense + 3 routers x E in {4, 16, 64}) = 30
   // runs, enough to fit Eq. (1) per technique (3 N x 4 E points each).
