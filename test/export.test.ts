@@ -11,6 +11,9 @@ import {
   standaloneHtml,
 } from "../lib/export/mod.ts";
 import { figureBundle, PLOTLY_MIME } from "../lib/display/mod.ts";
+import { loadRelease, mainSweep } from "../lib/release/mod.ts";
+import { fig1a, fitEq1PerTechnique, paramsOf } from "../lib/figures/mod.ts";
+import { curvesPath } from "./_curves.ts";
 
 /** A plain figure (no release data needed) with a known axis title. */
 const simple: PlotlyFigure = {
@@ -34,6 +37,33 @@ function nonBackgroundPixels(png: Uint8Array): { count: number; total: number } 
     }
   }
   return { count, total: width * height };
+}
+
+/**
+ * Well-formedness of XML: tags balance into one root element (comments, CDATA and processing
+ * instructions skipped). Throws on the first mismatch.
+ */
+function assertWellFormedXml(xml: string): string {
+  const body = xml.replace(/<!--[\s\S]*?-->/g, "").replace(/<!\[CDATA\[[\s\S]*?\]\]>/g, "")
+    .replace(/<\?[\s\S]*?\?>/g, "");
+  const stack: string[] = [];
+  let root = "", roots = 0;
+  for (const m of body.matchAll(/<(\/?)([A-Za-z_][\w:.-]*)((?:[^>"']|"[^"]*"|'[^']*')*?)(\/?)>/g)) {
+    const [, close, name, , self] = m;
+    if (close) {
+      const open = stack.pop();
+      if (open !== name) throw new Error(`</${name}> closes <${open}>`);
+    } else {
+      if (stack.length === 0) {
+        roots++;
+        root = name;
+      }
+      if (!self) stack.push(name);
+    }
+  }
+  if (stack.length) throw new Error(`unclosed <${stack.at(-1)}>`);
+  if (roots !== 1) throw new Error(`${roots} root elements`);
+  return root;
 }
 
 /** The text of every <text> element of an SVG, parsed as XML by the browser-independent DOMParser-free route. */
@@ -76,7 +106,7 @@ describe("exportFigures (headless Chromium)", () => {
     expect(count).toBeGreaterThan(total * 0.005);
     expect(count).toBeLessThan(total * 0.5);
     const svg = await Deno.readTextFile(join(dir, "simple.svg"));
-    expect(svg.startsWith("<svg")).toBe(true);
+    expect(assertWellFormedXml(svg)).toBe("svg");
     expect(svg).toMatch(/width="400" height="300"/);
     expect(svgTexts(svg)).toEqual(expect.arrayContaining(["Expert Count", "Validation Loss"]));
     const html = await Deno.readTextFile(join(dir, "simple.html"));
@@ -108,6 +138,40 @@ describe("exportFigures (headless Chromium)", () => {
     } finally {
       await r.close();
     }
+  });
+});
+
+describe("Fig. 1a exported", () => {
+  it("to html, svg and png: right size, drawn pixels in the technique colour, axis titles, labels", async () => {
+    const df = await loadRelease({ path: curvesPath() });
+    const fits = paramsOf(fitEq1PerTechnique(mainSweep(df), { restarts: 30, seed: 2 }));
+    const fig = fig1a(mainSweep(df, { seedPolicy: "mean-dense-seeds" }), fits);
+    const dir = await Deno.makeTempDir({ prefix: "export-fig1a-" });
+    await exportFigures({ fig1a: fig }, dir, { scale: 2 });
+    const png = await Deno.readFile(join(dir, "fig1a.png"));
+    const { width, height, rgba } = decodePng(png);
+    expect([width, height]).toEqual([2 * 560, 2 * 440]);
+    const { count, total } = nonBackgroundPixels(png);
+    expect(count).toBeGreaterThan(total * 0.02);
+    // S-BASE blue #0072B2 is drawn (dots and dashed lines)
+    let blue = 0;
+    for (let i = 0; i < rgba.length; i += 4) {
+      if (
+        Math.abs(rgba[i] - 0x00) < 12 && Math.abs(rgba[i + 1] - 0x72) < 12 &&
+        Math.abs(rgba[i + 2] - 0xb2) < 12
+      ) blue++;
+    }
+    expect(blue).toBeGreaterThan(2000);
+    const svg = await Deno.readTextFile(join(dir, "fig1a.svg"));
+    expect(assertWellFormedXml(svg)).toBe("svg");
+    const texts = svgTexts(svg);
+    expect(texts).toEqual(
+      expect.arrayContaining(["Expert Count", "Validation Loss", "15M", "1.3B", "512"]),
+    );
+    const html = await Deno.readTextFile(join(dir, "fig1a.html"));
+    expect(html).not.toMatch(/<script[^>]*\bsrc\s*=/i);
+    expect(html).toContain("Predicting Loss for Varying Expert Count");
+    await Deno.remove(dir, { recursive: true });
   });
 });
 

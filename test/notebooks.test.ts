@@ -13,6 +13,7 @@ import {
   runNotebooks,
   serializeNotebook,
 } from "../lib/notebook/mod.ts";
+import { curvesPath } from "./_curves.ts";
 
 function text(o: Record<string, unknown>): string {
   const t = o.text ?? (o.data as Record<string, unknown> | undefined)?.["text/plain"] ?? "";
@@ -115,7 +116,10 @@ describe("project notebooks", async () => {
     const name = path.split("/").pop()!;
     it(`${name} runs top to bottom with every expected output`, async () => {
       const dir = await Deno.makeTempDir({ prefix: "nbexec-" });
-      const [s] = await runNotebooks([path], { outDir: dir });
+      const [s] = await runNotebooks([path], {
+        outDir: dir,
+        env: { ROUTING_CURVES: curvesPath() },
+      });
       const nb = await readNotebook(join(dir, name));
       expect(cellErrors(nb)).toEqual([]);
       expect(codeCellsMissingOutput(nb)).toEqual([]);

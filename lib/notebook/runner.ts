@@ -34,6 +34,8 @@ export interface RunOptions {
   allowErrors?: boolean;
   /** Python with jupyter_client + nbformat (default: env NOTEBOOK_PYTHON, /usr/bin/python3, python3). */
   python?: string;
+  /** Extra environment for the kernels (e.g. ROUTING_CURVES). */
+  env?: Record<string, string>;
   /** Called with each notebook's summary as soon as it finishes. */
   onNotebook?: (s: NotebookRunSummary) => void;
 }
@@ -110,7 +112,7 @@ export async function runNotebooks(
   args.push("--timeout", String(opts.timeoutS ?? 600), "--grace", String(opts.graceS ?? 0.1));
   if (opts.requireOutput ?? true) args.push("--require-output");
   if (opts.allowErrors) args.push("--allow-errors");
-  const env = { NO_COLOR: "1" };
+  const env = { ...(opts.env ?? {}), NO_COLOR: "1" };
   const child = new Deno.Command(python, { args, env, stdout: "piped", stderr: "piped" }).spawn();
   const summaries: NotebookRunSummary[] = [];
   const stderrText = new Response(child.stderr).text();

@@ -1,0 +1,280 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import pl from "nodejs-polars";
+import { loadRelease, mainSweep, routingFrequencySweep, topKSweep } from "../lib/release/mod.ts";
+import { eq1Loss, type Eq1Params, isoLossN, TABLE3 } from "../lib/laws/mod.ts";
+import {
+  COLORS,
+  compareTechniques,
+  comparisonFigure,
+  fig1a,
+  fig1b,
+  fig1c,
+  fitEq1PerTechnique,
+  type Fits,
+  lossVsExperts,
+  lossVsExpertsPanels,
+  modelSizes,
+  paramsOf,
+  RELEASE_FIGURES,
+  releaseFigures,
+  residualData,
+  residualsFigure,
+  routingFrequencyFigure,
+  topKFigure,
+} from "../lib/figures/mod.ts";
+import type { PlotlyFigure } from "../lib/export/mod.ts";
+import { curvesPath } from "./_curves.ts";
+
+type Trace = Record<string, unknown> & { x?: number[]; y?: number[] };
+const LABELS = ["15M", "25M", "55M", "130M", "370M", "1.3B"];
+
+let df: pl.DataFrame, main: pl.DataFrame, shown: pl.DataFrame, fits: Fits;
+
+beforeAll(async () => {
+  df = await loadRelease({ path: curvesPath() });
+  main = mainSweep(df);
+  shown = mainSweep(df, { seedPolicy: "mean-dense-seeds" });
+  fits = paramsOf(fitEq1PerTechnique(main, { restarts: 50, seed: 1 }));
+});
+
+function traces(f: PlotlyFigure): Trace[] {
+  return f.data as Trace[];
+}
+
+/** Every trace: x and y of equal length, finite numbers (or null gaps). */
+function checkArrays(f: PlotlyFigure) {
+  for (const t of traces(f)) {
+    if (t.type === "box") continue;
+    expect(Array.isArray(t.x) && Array.isArray(t.y)).toBe(true);
+    expect(t.x!.length).toBe(t.y!.length);
+    for (const v of [...t.x!, ...t.y!]) {
+      if (typeof v === "number") expect(Number.isFinite(v)).toBe(true);
+    }
+  }
+  // The figure must survive JSON (what the kernel and the HTML export send).
+  expect(JSON.parse(JSON.stringify(f)).data.length).toBe(f.data.length);
+}
+
+describe("palette", () => {
+  it("is Okabe-Ito: S-BASE blue, RL-R green, HASH orange, dense black", () => {
+    expect(COLORS).toEqual({
+      "S-Base": "#0072B2",
+      "RL-R": "#009E73",
+      "Hash": "#E69F00",
+      "Dense": "#000000",
+    });
+  });
+});
+
+describe("Fig. 1a", () => {
+  it("has, per size, a dashed fit and S-BASE dots, plus the dense dots; log axes; labels 15M..1.3B", () => {
+    const f = fig1a(shown, fits);
+    const t = traces(f);
+    expect(t.length).toBe(2 * 6 + 1);
+    const lines = t.filter((x) => x.mode === "lines");
+    const dots = t.filter((x) => x.mode === "markers");
+    expect(lines.length).toBe(6);
+    for (const l of lines) {
+      expect(l.line).toMatchObject({ color: COLORS["S-Base"], dash: "dash" });
+    }
+    expect(
+      dots.slice(0, 6).every((d) => (d.marker as { color: string }).color === COLORS["S-Base"]),
+    )
+      .toBe(true);
+    const dense = dots[6];
+    expect((dense.marker as { color: string }).color).toBe(COLORS.Dense);
+    expect(dense.x!.every((e) => e === 1)).toBe(true);
+    expect(dense.y!.length).toBe(6); // 130M from the mean of its three seeds
+    const layout = f.layout as Record<string, Record<string, unknown>>;
+    expect(layout.xaxis.type).toBe("log");
+    expect(layout.yaxis.type).toBe("log");
+    expect(layout.xaxis.tickvals).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 512]);
+    expect((layout.xaxis.title as { text: string }).text).toBe("Expert Count");
+    expect((layout.yaxis.title as { text: string }).text).toBe("Validation Loss");
+    const labels = (f.layout.annotations as { text: string }[]).map((a) => a.text);
+    expect(labels).toEqual(LABELS);
+    checkArrays(f);
+  });
+
+  it("draws each size's fit through that size's runs (within 0.06 nats)", () => {
+    const t = traces(fig1a(shown, fits));
+    for (let s = 0; s < 6; s++) {
+      const line = t[2 * s], dots = t[2 * s + 1];
+      for (let i = 0; i < dots.x!.length; i++) {
+        // nearest grid point of the dashed line in log E
+        let best = 0;
+        line.x!.forEach((e, j) => {
+          if (Math.abs(Math.log(e / dots.x![i])) < Math.abs(Math.log(line.x![best] / dots.x![i]))) {
+            best = j;
+          }
+        });
+        expect(Math.abs(line.y![best] - dots.y![i])).toBeLessThan(0.06);
+      }
+    }
+  });
+
+  it("serves any technique and names the missing one", () => {
+    const f = lossVsExperts(main, fits.Hash, { technique: "Hash" });
+    expect((traces(f)[1].marker as { color: string }).color).toBe(COLORS.Hash);
+    expect(() => lossVsExperts(main, fits.Hash, { technique: "Switch" })).toThrow(
+      /no rows for technique Switch; the frame has S-Base, RL-R, Hash/,
+    );
+  });
+});
+
+describe("Fig. 1b", () => {
+  it("has one iso-loss curve per technique and level, each reaching its dense size at E = 1", () => {
+    const sizes = modelSizes(main).filter((s) => s.N > 2e7);
+    expect(sizes.map((s) => s.label)).toEqual(LABELS.slice(1));
+    const f = fig1b(fits, sizes);
+    const t = traces(f);
+    expect(t.length).toBe(3 * 5);
+    t.forEach((tr, i) => {
+      const tech = ["S-Base", "RL-R", "Hash"][Math.floor(i / 5)];
+      expect((tr.line as { color: string }).color).toBe(COLORS[tech]);
+      expect(tr.y![0]).toBe(1);
+      expect(Math.abs(tr.x![0] / sizes[i % 5].N - 1)).toBeLessThan(1e-9);
+      // along the curve the predicted loss is constant (an independent evaluation of Eq. (1))
+      const L = eq1Loss(fits[tech], sizes[i % 5].N, 1);
+      for (let j = 0; j < tr.x!.length; j += 10) {
+        expect(eq1Loss(fits[tech], tr.x![j], tr.y![j]) / L).toBeCloseTo(1, 9);
+      }
+      // more experts, smaller dense model for the same loss (below N_cutoff)
+      expect(tr.x!.at(-1)!).toBeLessThan(tr.x![0]);
+    });
+    const layout = f.layout as Record<string, Record<string, unknown>>;
+    expect(layout.xaxis.type).toBe("log");
+    expect(layout.yaxis.type).toBe("log");
+    expect(layout.xaxis.ticktext).toEqual(["5M", ...LABELS.slice(1)]);
+    checkArrays(f);
+  });
+
+  it("matches isoLossN with Table 3's coefficients", () => {
+    const f = fig1b({ "S-Base": TABLE3["S-Base"] }, [{ N: 1.3e9, label: "1.3B" }]);
+    const tr = traces(f)[0];
+    const L = eq1Loss(TABLE3["S-Base"], 1.3e9, 1);
+    expect(tr.x![20]).toBeCloseTo(isoLossN(TABLE3["S-Base"], tr.y![20], L), 0);
+  });
+});
+
+describe("Fig. 1c", () => {
+  it("puts every run within 3% of one line, dense runs at EPC = N", () => {
+    const f = fig1c(shown, fits);
+    const t = traces(f);
+    expect(t.map((x) => x.name)).toEqual([
+      "S-BASE",
+      "RL-R",
+      "Hash",
+      "Dense LM",
+      expect.stringMatching(/^unified line/),
+    ]);
+    expect(t.slice(0, 3).map((x) => (x.marker as { color: string }).color)).toEqual([
+      COLORS["S-Base"],
+      COLORS["RL-R"],
+      COLORS.Hash,
+    ]);
+    const line = t[4];
+    const slope = Math.log10(line.y![1] / line.y![0]) / Math.log10(line.x![1] / line.x![0]);
+    const at = (x: number) => line.y![0] * Math.pow(x / line.x![0], slope);
+    let routed = 0;
+    for (const tr of t.slice(0, 4)) {
+      tr.x!.forEach((x, i) => {
+        expect(Math.abs(tr.y![i] / at(x) - 1)).toBeLessThan(0.03);
+      });
+      routed += tr.x!.length;
+    }
+    expect(routed).toBe(58 + 59 + 56 - 3 * 5 + 6); // routed runs + 6 dense sizes
+    const denseN = shown.filter(pl.col("router_type").eq(pl.lit("Dense"))).getColumn("N")
+      .toArray() as number[];
+    expect(t[3].x).toEqual([...new Set(denseN)].sort((a, b) => a - b));
+    expect((f.layout.xaxis as { type: string }).type).toBe("log");
+    expect((f.layout.xaxis as { title: { text: string } }).title.text).toBe(
+      "Effective Parameter Count",
+    );
+    checkArrays(f);
+  });
+});
+
+describe("other figures", () => {
+  it("loss against E: one panel per technique plus an overlay", () => {
+    const f = lossVsExpertsPanels(shown, fits);
+    const axes = Object.keys(f.layout).filter((k) => /^xaxis\d*$/.test(k));
+    expect(axes.length).toBe(4);
+    const panel1 = traces(f).filter((t) => t.xaxis === "x");
+    expect(panel1.length).toBe(13);
+    checkArrays(f);
+  });
+
+  it("residuals: one box trace per technique over the five law variants", () => {
+    const rows = residualData(main, { restarts: 30, seed: 1 });
+    const f = residualsFigure(rows);
+    expect(traces(f).map((t) => t.name)).toEqual(["S-BASE", "RL-R", "Hash"]);
+    expect([...new Set(rows.map((r) => r.law))]).toEqual([
+      "dense power law",
+      "separable",
+      "bilinear",
+      "Eq. (1) refit",
+      "Eq. (1) Table 3",
+    ]);
+    // Eq. (1) refit fits better than the separable law for every technique (the paper's point)
+    for (const t of ["S-Base", "RL-R", "Hash"]) {
+      const rms = (law: string) => {
+        const r = rows.filter((x) => x.technique === t && x.law === law).map((x) => x.residual_pct);
+        return Math.sqrt(r.reduce((s, v) => s + v * v, 0) / r.length);
+      };
+      expect(rms("Eq. (1) refit")).toBeLessThan(rms("separable"));
+    }
+  });
+
+  it("technique comparison: intervals contain our estimate; Table 3 and printed N_cutoff beside it", () => {
+    const rows = compareTechniques(main, { resamples: 12, bootRestarts: 4, restarts: 50, seed: 3 });
+    const f = comparisonFigure(rows);
+    const t = traces(f);
+    expect(t.length).toBe(3 * 2 + 1);
+    const ours = t[0];
+    const err = ours.error_y as { array: number[]; arrayminus: number[] };
+    ours.y!.forEach((_, i) => {
+      expect(err.array[i]).toBeGreaterThanOrEqual(0);
+      expect(err.arrayminus[i]).toBeGreaterThanOrEqual(0);
+    });
+    expect(t[2].y).toEqual([937e9, 85e9, 83e9]);
+    expect((f.layout.yaxis as { type: string }).type).toBe("log");
+  });
+
+  it("routing frequency: S-BASE and Hash at 25M and 370M, three E each, dense baselines", () => {
+    const f = routingFrequencyFigure(routingFrequencySweep(df, { includeDense: true }));
+    const t = traces(f);
+    const routed = t.filter((x) => x.name !== "Dense LM");
+    expect(routed.length).toBe(2 * 2 * 3);
+    expect(t.length - routed.length).toBe(2);
+    expect(new Set(routed.map((x) => (x.line as { color: string }).color))).toEqual(
+      new Set([COLORS["S-Base"], COLORS.Hash]),
+    );
+    const ann = (f.layout.annotations as { text: string }[]).map((a) => a.text);
+    expect(ann).toEqual(["<b>25M dense size</b>", "<b>370M dense size</b>"]);
+    checkArrays(f);
+  });
+
+  it("top-k: k = 1, 2, 4 per E and a FLOP-matched dense line per size, FLOPs increasing with k", () => {
+    const f = topKFigure(topKSweep(df));
+    const t = traces(f);
+    expect(t.length).toBe(2 * (3 + 1));
+    for (const tr of t.filter((x) => x.name !== "Dense LM, FFN x1/x2/x4 (FLOP-matched)")) {
+      expect(tr.text).toEqual(["k=1", "k=2", "k=4"]);
+      expect(tr.x![0]).toBeLessThan(tr.x![1]);
+      expect(tr.x![1]).toBeLessThan(tr.x![2]);
+    }
+    checkArrays(f);
+  });
+
+  it("releaseFigures builds every named figure and rejects unknown names", () => {
+    const figs = releaseFigures(df, { restarts: 20, resamples: 4 });
+    expect(Object.keys(figs)).toEqual([...RELEASE_FIGURES]);
+    for (const f of Object.values(figs)) checkArrays(f);
+    expect(() => releaseFigures(df, { only: ["fig9"] })).toThrow(/unknown figure\(s\) fig9/);
+  });
+});
+
+// Table 3 typed for the tests above
+const _t3: Record<string, Eq1Params> = TABLE3;
+void _t3;
