@@ -179,7 +179,7 @@ export function analysisText(a: Analysis, input: AnalysisInput): string {
         ["technique", "quantity", "paper", "ours", "95% interval"],
         cmp.map((
           r,
-        ) => [r.technique, r.quantity, fmt(r.paper), fmt(r.ours, 4), interval(r.low, r.high)]),
+        ) => [r.technique, r.quantity, fmtPaper(r.paper), fmt(r.ours, 4), interval(r.low, r.high)]),
       ),
   );
   const t3 = table3Mse(a, input);
@@ -239,4 +239,9 @@ export function analysisText(a: Analysis, input: AnalysisInput): string {
     );
   }
   return parts.join("\n");
+}
+
+/** The paper's numbers as printed (3 decimals), large counts in exponent form. */
+function fmtPaper(x: number | null): string {
+  return x !== null && Math.abs(x) < 1e5 ? String(x) : fmt(x);
 }
