@@ -209,6 +209,37 @@ describe("sharding", () => {
   });
 });
 
+describe("deploy templates", () => {
+  it("the Kubernetes Indexed Job's indexes cover the sweep exactly once", () => {
+    const yaml = Deno.readTextFileSync(`${ROOT}deploy/k8s/sweep-job.yaml`);
+    expect(yaml).toMatch(/completionMode: Indexed/);
+    const completions = Number(/\n\s+completions: (\d+)/.exec(yaml)?.[1]);
+    const count = /name: SWEEP_SHARD_COUNT\s+value: "(\d+)"/.exec(yaml)?.[1];
+    expect(Number(count)).toBe(completions);
+    const args = /args: \[(.*)\]/.exec(yaml)![1].split(",").map((a) => JSON.parse(a.trim()));
+    expect(args.slice(0, 2)).toEqual(["--preset", "quick"]);
+    const runs = expandSpec(preset(args[1]));
+    const seen: string[] = [];
+    for (let i = 0; i < completions; i++) {
+      const shard = resolveShard(undefined, {
+        JOB_COMPLETION_INDEX: String(i),
+        SWEEP_SHARD_COUNT: count,
+      });
+      seen.push(...shardItems(runs, shard).map((r) => r.runId));
+    }
+    expect(seen.sort()).toEqual(runs.map((r) => r.runId).sort());
+  });
+
+  it("the sbatch script is valid bash and runs the sweep CLI", async () => {
+    const path = `${ROOT}deploy/slurm/sweep.sbatch`;
+    const check = await new Deno.Command("bash", { args: ["-n", path] }).output();
+    expect(check.code).toBe(0);
+    const text = Deno.readTextFileSync(path);
+    expect(text).toMatch(/^#SBATCH --array=0-\d+$/m);
+    expect(text).toMatch(/deno run -A lib\/cli\/sweep\.ts/);
+  });
+});
+
 describe("run locks", () => {
   it("excludes a second owner, and breaks the lock of a dead process", async () => {
     const dir = tmp();
@@ -295,8 +326,10 @@ describe("sweep engine", () => {
     expect(events.filter((e) => e.event === "run-end").map((e) => e.done)).toEqual([1, 2]);
     const steps = events.filter((e) => e.event === "step");
     expect(steps.map((e) => e.current!.step)).toEqual([1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6]);
-    expect(steps.every((e) => e.etaS !== null && e.etaS >= 0)).toBe(true);
-    expect(steps[0].etaS!).toBeGreaterThan(steps.at(-1)!.etaS!);
+    // no rate before the second step (the first one pays for start-up), an ETA after it
+    expect(steps[0].etaS).toBeNull();
+    expect(steps.slice(1).every((e) => e.etaS !== null && e.etaS >= 0)).toBe(true);
+    expect(steps[1].etaS!).toBeGreaterThan(steps.at(-1)!.etaS!);
 
     // A rerun of a finished sweep does nothing: no run trained, no file touched.
     const stamp = () =>

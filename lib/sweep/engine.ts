@@ -183,7 +183,7 @@ export async function runSweep(
       const cost = runCost(run.config);
       const perStep = cost / run.config.steps;
       let lastStep: number | undefined;
-      let tRun = performance.now();
+      let tRun = 0;
       const current = { runId: run.runId, label: run.label, index: run.index, step: 0, steps: 0 };
       progress("run-start", current);
       const outcome: RunOutcome = await runOne(run.config, {
@@ -193,11 +193,13 @@ export async function runSweep(
         checkpointEvery,
         onProgress: (p) => {
           lock.heartbeat();
-          // Steps before the first report may come from a checkpoint: count from there.
-          const from = lastStep ?? Math.max(0, p.step - 1);
+          // Rate from the second report on: the first one also pays for start-up (data, tokenizer,
+          // backend), and steps before it may come from a checkpoint.
           const now = performance.now();
-          costDone += Math.max(0, p.step - from) * perStep;
-          computeS += (now - tRun) / 1000;
+          if (lastStep !== undefined) {
+            costDone += Math.max(0, p.step - lastStep) * perStep;
+            computeS += (now - tRun) / 1000;
+          }
           tRun = now;
           lastStep = p.step;
           remaining.set(run.runId, Math.max(0, run.config.steps - p.step) * perStep);
