@@ -18,6 +18,7 @@ import {
   shardItems,
   staleReason,
   summarizeSweep,
+  sweepMainFrame,
   type SweepProgress,
   type SweepSpecInput,
   tryLock,
@@ -301,6 +302,15 @@ describe("sweep engine", () => {
     expect(curves.filter(pl.col("val_loss").isNotNull()).height).toBe(runs.length * 2);
     expect(loadRouterMetrics(out).height).toBe(runs.filter((r) => r.config.experts > 1).length);
     expect(checkEveryFile(out)).toBe(runs.length * 3);
+    // the main-sweep view: dense runs joined to every technique as E = 1
+    const main = sweepMainFrame(df);
+    expect(main.height).toBe(2 * (2 + 2));
+    for (const t of ["S-Base", "Hash"]) {
+      const g = main.filter(pl.col("technique").eq(pl.lit(t))).toRecords();
+      expect(g.map((r) => r.E).sort()).toEqual([1, 1, 4, 4]);
+      expect(g.filter((r) => r.E === 1).every((r) => r.router_type === "Dense")).toBe(true);
+      expect(g.filter((r) => r.E === 4).every((r) => r.router_type === t)).toBe(true);
+    }
     // no checkpoints or locks left behind
     expect([...Deno.readDirSync(`${out}/checkpoints`)]).toEqual([]);
     expect([...Deno.readDirSync(`${out}/locks`)]).toEqual([]);

@@ -75,3 +75,46 @@ export function fitFrame(
     run_id: rows.height === 0 ? [] : rows.getColumn("run_id").toArray() as string[],
   };
 }
+
+/**
+ * Our runs as a main-sweep frame, the shape lib/release's mainSweep gives and lib/figures and
+ * lib/analysis read: one row per routed run with `technique` = its router, plus every dense run
+ * once per technique present (E = 1, router_type "Dense"); columns technique, router_type, N, P, F,
+ * E, R, k, loss (= val_loss), model_size_label, run_id, seed. Only R = 1, k = 1 runs by default
+ * (the paper's main sweep); diverged runs are dropped with a warning.
+ */
+export function sweepMainFrame(
+  df: pl.DataFrame,
+  opts: { R?: number; k?: number; warn?: (msg: string) => void } = {},
+): pl.DataFrame {
+  const ok = doneRuns(df, opts.warn);
+  if (ok.height === 0) {
+    throw new Error("No finished (non-diverged) runs in the results: run the sweep first");
+  }
+  const R = opts.R ?? 1, k = opts.k ?? 1;
+  const rows = ok.toRecords() as Record<string, unknown>[];
+  const dense = rows.filter((r) => Number(r.E) === 1);
+  const routed = rows.filter((r) => Number(r.E) > 1 && Number(r.R) === R && Number(r.k) === k);
+  const techniques = [...new Set(routed.map((r) => String(r.router)))];
+  const out: Record<string, unknown>[] = [];
+  const row = (r: Record<string, unknown>, technique: string) => ({
+    technique,
+    router_type: Number(r.E) === 1 ? "Dense" : String(r.router),
+    N: Number(r.N),
+    P: Number(r.P),
+    F: Number(r.F),
+    E: Number(r.E),
+    R: Number(r.R),
+    k: Number(r.k),
+    loss: Number(r.val_loss),
+    model_size_label: `d${r.dModel}L${r.layers}`,
+    run_id: String(r.run_id),
+    seed: Number(r.seed),
+  });
+  for (const t of techniques) {
+    for (const r of dense) out.push(row(r, t));
+    for (const r of routed.filter((r) => r.router === t)) out.push(row(r, t));
+  }
+  if (techniques.length === 0) { for (const r of dense) out.push(row(r, "Dense")); }
+  return pl.readRecords(out).sort(["technique", "N", "E"]);
+}

@@ -32,7 +32,7 @@ export {
   runDir,
   type RunStatus,
 } from "./store.ts";
-export { doneRuns, fitFrame, type SweepFitData } from "./fit.ts";
+export { doneRuns, fitFrame, type SweepFitData, sweepMainFrame } from "./fit.ts";
 export {
   runCost,
   runSweep,
