@@ -22,7 +22,9 @@ export {
   layerNorm,
   linear,
   setHostPathOverride,
+  startOpProfile,
   stopGradient,
+  stopOpProfile,
   transpose2d,
   weightGrad,
 } from "./ops.ts";

@@ -232,6 +232,7 @@ export function routedFfn(
         },
       };
     },
+    "routedFfn",
   );
   const inputs: tf.Tensor[] = [h];
   if (combine) inputs.push(combine);

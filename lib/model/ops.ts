@@ -10,6 +10,7 @@
  * tf.gather / tf.transpose so that nothing is read back to the CPU.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import process from "node:process";
 // The gradient registry is global; the full tfjs bundle registers every op gradient in it.
 import "@tensorflow/tfjs";
 
@@ -31,8 +32,57 @@ export interface CustomOpResult {
  * tf.customGrad with loose typing: f receives the input tensors, then tfjs's `save` function.
  */
 // deno-lint-ignore no-explicit-any
-export function customOp<F = (...inputs: any[]) => any>(f: (...args: any[]) => CustomOpResult): F {
-  return tf.customGrad(f as never) as unknown as F;
+export function customOp<F = (...inputs: any[]) => any>(
+  // deno-lint-ignore no-explicit-any
+  f: (...args: any[]) => CustomOpResult,
+  label = "op",
+): F {
+  // deno-lint-ignore no-explicit-any
+  const wrapped = (...args: any[]): CustomOpResult => {
+    if (!profile) return f(...args);
+    const t0 = clock();
+    const r = f(...args);
+    addTime(`${label}.fwd`, t0);
+    return {
+      value: r.value,
+      gradFunc: (dy, saved) => {
+        const t1 = clock();
+        const g = r.gradFunc(dy, saved);
+        addTime(`${label}.bwd`, t1);
+        return g;
+      },
+    };
+  };
+  return tf.customGrad(wrapped as never) as unknown as F;
+}
+
+let profile: Map<string, { ms: number; calls: number }> | null = null;
+
+/** Process CPU time in ms (robust to other processes sharing the cores). */
+function clock(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function addTime(key: string, t0: number): void {
+  const e = profile!.get(key) ?? { ms: 0, calls: 0 };
+  e.ms += clock() - t0;
+  e.calls++;
+  profile!.set(key, e);
+}
+
+/**
+ * CPU time spent in each custom op's forward and backward (for profiling on host backends,
+ * where kernels run synchronously). `startOpProfile()` resets; `opProfile()` reads.
+ */
+export function startOpProfile(): void {
+  profile = new Map();
+}
+
+export function stopOpProfile(): Map<string, { ms: number; calls: number }> {
+  const p = profile ?? new Map();
+  profile = null;
+  return p;
 }
 
 let hostOverride: boolean | undefined;
@@ -110,6 +160,7 @@ export const linear: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = customOp(
       },
     };
   },
+  "linear",
 );
 
 /** GELU, sigmoid form: x * sigmoid(1.702 x) (Hendrycks & Gimpel 2016; 3 ops instead of 8). */
@@ -134,6 +185,7 @@ export const gelu: (h: tf.Tensor2D) => tf.Tensor2D = customOp(
       gradFunc: (dy: tf.Tensor2D, [hs]: tf.Tensor[]) => [geluBackward(hs, dy)],
     };
   },
+  "gelu",
 );
 
 export const LN_EPS = 1e-5;
@@ -160,6 +212,7 @@ export const layerNorm: (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.T
       },
     };
   },
+  "layerNorm",
 ) as unknown as (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /**
@@ -194,6 +247,7 @@ export function embedding(w: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
         },
       };
     },
+    "embedding",
   );
   return op(w) as tf.Tensor2D;
 }
@@ -218,6 +272,7 @@ export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Tenso
         ],
       };
     },
+    "crossEntropy",
   );
   return op(logits) as tf.Tensor1D;
 }
@@ -229,4 +284,5 @@ export const stopGradient: <T extends tf.Tensor>(x: T) => T = customOp(
     value: tf.clone(x),
     gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)],
   }),
+  "stopGradient",
 ) as unknown as <T extends tf.Tensor>(x: T) => T;

@@ -8,6 +8,7 @@ export {
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
+  trainStep,
 } from "./train.ts";
 export {
   type BackendName,

@@ -189,6 +189,43 @@ class MetricWindow {
   }
 }
 
+/**
+ * One optimisation step on one batch: forward, backward, global-norm clipping, AdamW. Returns the
+ * LM loss (NaN/Infinity when the step diverged: then nothing is updated) and the routing.
+ */
+export function trainStep(
+  model: TransformerLM,
+  opt: AdamW,
+  batch: Int32Array,
+  o: { lr: number; gradClip: number; rng: Rng; varList?: tf.Variable[] },
+): { loss: number; routing: LayerRouting[] } {
+  const varList = o.varList ?? model.namedVariables().map((n) => n.variable);
+  let routing: LayerRouting[] = [];
+  const loss = tf.tidy(() => {
+    let lmLoss: tf.Scalar | null = null;
+    const { grads } = tf.variableGrads(() => {
+      const out = model.forward(batch, { training: true, rng: o.rng });
+      routing = out.routing;
+      lmLoss = tf.keep(out.loss);
+      return out.objective;
+    }, varList);
+    const kept = lmLoss as unknown as tf.Scalar;
+    const l = kept.dataSync()[0];
+    kept.dispose();
+    if (!Number.isFinite(l)) return l;
+    let scale = 1;
+    if (o.gradClip > 0) {
+      const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+      const norm = Math.sqrt(tf.addN(sq).dataSync()[0]);
+      if (!Number.isFinite(norm)) return NaN;
+      if (norm > o.gradClip) scale = o.gradClip / norm;
+    }
+    opt.apply(grads, o.lr, scale);
+    return l;
+  });
+  return { loss, routing };
+}
+
 /** Mean cross-entropy over the given evaluation batches (no routing randomness). */
 export function evaluate(model: TransformerLM, batches: Int32Array[]): number {
   let sum = 0, n = 0;
@@ -383,28 +420,11 @@ export async function train(
     const batch = sampler.next();
     const lr = learningRate(step + 1, config);
     const ts = performance.now();
-    let routing: LayerRouting[] = [];
-    const loss = tf.tidy(() => {
-      let lmLoss: tf.Scalar | null = null;
-      const { grads } = tf.variableGrads(() => {
-        const out = model.forward(batch, { training: true, rng: routingRng });
-        routing = out.routing;
-        lmLoss = tf.keep(out.loss);
-        return out.objective;
-      }, varList);
-      const kept = lmLoss as unknown as tf.Scalar;
-      const l = kept.dataSync()[0];
-      kept.dispose();
-      if (!Number.isFinite(l)) return l;
-      let scale = 1;
-      if (config.gradClip > 0) {
-        const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)));
-        const norm = Math.sqrt(tf.addN(sq).dataSync()[0]);
-        if (!Number.isFinite(norm)) return NaN;
-        if (norm > config.gradClip) scale = config.gradClip / norm;
-      }
-      opt.apply(grads, lr, scale);
-      return l;
+    const { loss, routing } = trainStep(model, opt, batch, {
+      lr,
+      gradClip: config.gradClip,
+      rng: routingRng,
+      varList,
     });
     step++;
     stepsThisCall++;

@@ -1,0 +1,269 @@
+/**
+ * `deno task bench`: training throughput of the tfjs model (wasm) against the same model in
+ * PyTorch (scripts/torch_peer.py, CPU), measured in the same run.
+ *
+ * For d_model 64 and 256: dense, and E = 8 and 64 with each router (sbase, hash, rlr). Each
+ * configuration: 2 warm-up steps, then timed steps; tokens/s = tokens per step / mean step time;
+ * GFLOP/s = 3 x forward FLOPs per token (lib/counting's F: 2 x active parameters + unembedding +
+ * attention) x tokens/s. Prints a table, or with --json one JSON object per configuration.
+ *
+ *   deno task bench [--json] [--threads 2] [--torch-threads 2] [--steps N] [--d 64,256]
+ *                   [--experts 8,64] [--routers sbase,hash,rlr] [--no-torch]
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { parseArgs } from "node:util";
+import { initBackend } from "../lib/backend/mod.ts";
+import { routedBlocks } from "../lib/counting/mod.ts";
+import { TransformerLM } from "../lib/model/mod.ts";
+import { resolveRouter } from "../lib/routers/mod.ts";
+import {
+  AdamW,
+  checkMemory,
+  DEFAULT_CONFIG,
+  resolveConfig,
+  type TrainConfig,
+  trainStep,
+} from "../lib/train/mod.ts";
+import { Rng } from "../lib/util/random.ts";
+
+interface BenchRow {
+  d_model: number;
+  layers: number;
+  heads: number;
+  seq_len: number;
+  batch_size: number;
+  vocab_size: number;
+  router: string;
+  experts: number;
+  backend: string;
+  threads: number;
+  tokens_per_step: number;
+  step_ms: number;
+  tokens_per_s: number;
+  gflops: number;
+  forward_flops_per_token: number;
+  params_total: number;
+  torch_tokens_per_s: number | null;
+  torch_step_ms: number | null;
+  torch_threads: number | null;
+  ratio: number | null;
+  /** Step time relative to the dense step of the same d_model. */
+  step_vs_dense: number | null;
+  skipped?: string;
+}
+
+const SHAPES: Record<number, { layers: number; heads: number; seqLen: number; batchSize: number }> =
+  {
+    64: { layers: 4, heads: 4, seqLen: 128, batchSize: 16 },
+    256: { layers: 4, heads: 4, seqLen: 256, batchSize: 8 },
+  };
+
+function findPython(): string {
+  // Debian's python3-torch lives in the system interpreter; a pyenv shim may shadow it.
+  for (const p of ["/usr/bin/python3", "python3"]) {
+    const r = spawnSync(p, ["-c", "import torch"], { encoding: "utf8" });
+    if (r.status === 0) return p;
+  }
+  return "";
+}
+
+/** Runs scripts/torch_peer.py on the same configuration; null when PyTorch is unavailable. */
+function torchPeer(
+  python: string,
+  cfg: TrainConfig,
+  steps: number,
+  threads: number,
+): { tokens_per_s: number; step_ms: number } | null {
+  if (!python || !fs.existsSync("scripts/torch_peer.py")) return null;
+  const args = [
+    "scripts/torch_peer.py",
+    "--json",
+    "--router",
+    String(cfg.router),
+    "--experts",
+    String(cfg.experts),
+    "--d-model",
+    String(cfg.dModel),
+    "--layers",
+    String(cfg.layers),
+    "--heads",
+    String(cfg.heads),
+    "--seq-len",
+    String(cfg.seqLen),
+    "--batch-size",
+    String(cfg.batchSize),
+    "--vocab-size",
+    String(cfg.vocabSize),
+    "--routing-frequency",
+    String(cfg.routingFrequency),
+    "--steps",
+    String(steps),
+    "--threads",
+    String(threads),
+  ];
+  const r = spawnSync(python, args, { encoding: "utf8", timeout: 600_000 });
+  if (r.status !== 0) {
+    console.error(`torch_peer.py failed (${r.status}): ${r.stderr.slice(-400)}`);
+    return null;
+  }
+  const line = r.stdout.trim().split("\n").pop()!;
+  const o = JSON.parse(line);
+  const tps = o.tokens_per_s ?? o.torch_tokens_per_s;
+  const ms = o.step_ms ?? (1000 * cfg.batchSize * cfg.seqLen) / tps;
+  return { tokens_per_s: tps, step_ms: ms };
+}
+
+function measure(cfg: TrainConfig, steps: number): { stepMs: number; model: TransformerLM } {
+  const factory = resolveRouter(cfg.router);
+  const model = new TransformerLM({
+    vocabSize: cfg.vocabSize,
+    seqLen: cfg.seqLen,
+    dModel: cfg.dModel,
+    layers: cfg.layers,
+    heads: cfg.heads,
+    experts: cfg.experts,
+    routingFrequency: cfg.routingFrequency,
+    k: 1,
+    capacityFactor: factory.defaultCapacityFactor ?? 2,
+    router: factory,
+    seed: 1,
+  });
+  const opt = new AdamW(model.namedVariables(), {
+    beta1: 0.9,
+    beta2: 0.95,
+    eps: 1e-8,
+    weightDecay: 0.1,
+  });
+  const rng = new Rng(1), data = new Rng(2);
+  const batch = () =>
+    Int32Array.from({ length: cfg.batchSize * (cfg.seqLen + 1) }, () => data.int(cfg.vocabSize));
+  const step = () => trainStep(model, opt, batch(), { lr: 1e-3, gradClip: 1, rng });
+  step(), step();
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const stepMs = (performance.now() - t0) / steps;
+  opt.dispose();
+  return { stepMs, model };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      json: { type: "boolean" },
+      threads: { type: "string" },
+      "torch-threads": { type: "string" },
+      steps: { type: "string" },
+      d: { type: "string" },
+      experts: { type: "string" },
+      routers: { type: "string" },
+      "no-torch": { type: "boolean" },
+    },
+  });
+  const threads = Number(values.threads ?? 2);
+  const torchThreads = Number(values["torch-threads"] ?? 2);
+  const dims = (values.d ?? "64,256").split(",").map(Number);
+  const expertsList = (values.experts ?? "8,64").split(",").map(Number);
+  const routers = (values.routers ?? "sbase,hash,rlr").split(",");
+  const info = await initBackend("wasm", { threads });
+  const python = values["no-torch"] ? "" : findPython();
+  if (!values.json) {
+    console.log(
+      `tfjs ${info.name} (${info.threads ?? 1} thread(s)) vs PyTorch ${
+        python ? `CPU (${torchThreads} threads)` : "unavailable"
+      }`,
+    );
+  }
+  const rows: BenchRow[] = [];
+  for (const d of dims) {
+    const shape = SHAPES[d] ?? { layers: 4, heads: 4, seqLen: 128, batchSize: 16 };
+    const steps = Number(values.steps ?? (d >= 256 ? 3 : 5));
+    const cases: [string, number][] = [["dense", 1]];
+    for (const E of expertsList) for (const r of routers) cases.push([r, E]);
+    let denseMs: number | null = null;
+    for (const [router, E] of cases) {
+      const cfg = resolveConfig({
+        ...shape,
+        dModel: d,
+        router,
+        experts: E,
+        routingFrequency: 0.5,
+        vocabSize: DEFAULT_CONFIG.vocabSize,
+        backend: "wasm",
+      });
+      const row: BenchRow = {
+        d_model: d,
+        layers: cfg.layers,
+        heads: cfg.heads,
+        seq_len: cfg.seqLen,
+        batch_size: cfg.batchSize,
+        vocab_size: cfg.vocabSize,
+        router,
+        experts: E,
+        backend: info.name,
+        threads: info.threads ?? 1,
+        tokens_per_step: cfg.batchSize * cfg.seqLen,
+        step_ms: NaN,
+        tokens_per_s: NaN,
+        gflops: NaN,
+        forward_flops_per_token: NaN,
+        params_total: NaN,
+        torch_tokens_per_s: null,
+        torch_step_ms: null,
+        torch_threads: null,
+        ratio: null,
+        step_vs_dense: null,
+      };
+      try {
+        checkMemory(cfg, router === "dense" ? 0 : routedBlocks(cfg.layers, 0.5).length, "wasm");
+      } catch (e) {
+        row.skipped = (e as Error).message;
+        rows.push(row);
+        if (!values.json) console.log(`d ${d} ${router} E=${E}: skipped (${row.skipped})`);
+        continue;
+      }
+      const { stepMs, model } = measure(cfg, steps);
+      const F = model.counts().F;
+      row.params_total = model.namedVariables().reduce((s, n) => s + n.variable.size, 0);
+      model.dispose();
+      row.step_ms = stepMs;
+      row.tokens_per_s = (1000 * row.tokens_per_step) / stepMs;
+      row.forward_flops_per_token = F;
+      row.gflops = (3 * F * row.tokens_per_s) / 1e9;
+      if (router === "dense") denseMs = stepMs;
+      row.step_vs_dense = denseMs ? stepMs / denseMs : null;
+      const peer = torchPeer(python, cfg, steps, torchThreads);
+      if (peer) {
+        row.torch_tokens_per_s = peer.tokens_per_s;
+        row.torch_step_ms = peer.step_ms;
+        row.torch_threads = torchThreads;
+        row.ratio = row.tokens_per_s / peer.tokens_per_s;
+      }
+      rows.push(row);
+      if (values.json) console.log(JSON.stringify(row));
+      else {
+        console.log(
+          `d ${String(d).padStart(3)} ${router.padEnd(5)} E=${String(E).padEnd(3)} ` +
+            `step ${stepMs.toFixed(0).padStart(6)} ms  ${
+              row.tokens_per_s.toFixed(0).padStart(6)
+            } tok/s  ` +
+            `${row.gflops.toFixed(1).padStart(5)} GFLOP/s  x dense ${
+              row.step_vs_dense?.toFixed(2) ?? "-"
+            }  torch ${row.torch_tokens_per_s?.toFixed(0) ?? "-"} tok/s  ratio ${
+              row.ratio?.toFixed(2) ?? "-"
+            }`,
+        );
+      }
+      tf.disposeVariables();
+    }
+  }
+  if (values.json) {
+    for (const r of rows.filter((r) => r.skipped)) {
+      console.log(JSON.stringify(r));
+    }
+  }
+}
+
+await main();
