@@ -1,0 +1,244 @@
+/**
+ * tfjs backends: `initBackend("auto" | "wasm" | "cpu" | "webgpu")`.
+ *
+ * - `auto`: webgpu when a hardware GPU adapter is present, else wasm. A software adapter (Mesa's
+ *   llvmpipe/lavapipe, SwiftShader, WARP; WebGPU's `isFallbackAdapter`) does not count: it is
+ *   slower than wasm and is only good for checking the GPU path.
+ * - `webgpu` can be forced on a software adapter (Debian: mesa-vulkan-drivers gives lavapipe; Deno
+ *   picks Vulkan by default, no DENO_WEBGPU_BACKEND needed).
+ * - `wasm`: single-threaded unless `threads` > 1 (see wasm_threads.ts for the Deno workaround).
+ *   The thread count is fixed for the life of the process once wasm has initialised.
+ *
+ * tfjs has one engine per process: switching backends later (`tf.setBackend`) works, and tensors
+ * move between backends on use, but a model's variables live where they were made.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { withThreadedWasm } from "./wasm_threads.ts";
+
+export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
+export const BACKEND_NAMES: readonly BackendName[] = ["auto", "wasm", "cpu", "webgpu"];
+
+export interface BackendInfo {
+  /** The backend now active in tfjs. */
+  name: "wasm" | "cpu" | "webgpu";
+  /** GPU adapter description (webgpu only). */
+  adapter?: string;
+  /** True when the webgpu adapter is a software rasteriser. */
+  software?: boolean;
+  /** XNNPACK threads (wasm only). */
+  threads?: number;
+}
+
+export interface BackendOptions {
+  /** wasm threads (default 1). More than 1 uses the threaded build; see wasm_threads.ts. */
+  threads?: number;
+}
+
+export interface GpuAdapterInfo {
+  description: string;
+  vendor: string;
+  isFallbackAdapter: boolean;
+  /** True for software adapters (llvmpipe, lavapipe, SwiftShader, WARP or a fallback adapter). */
+  software: boolean;
+}
+
+const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render|\bwarp\b|software/i;
+
+/** Whether adapter info describes a software (CPU) implementation. */
+export function isSoftwareAdapter(
+  info: { description?: string; device?: string; isFallbackAdapter?: boolean },
+): boolean {
+  return info.isFallbackAdapter === true ||
+    SOFTWARE.test(`${info.description ?? ""} ${info.device ?? ""}`);
+}
+
+interface GpuLike {
+  requestAdapter(opts?: { powerPreference?: string }): Promise<
+    | {
+      info?: {
+        description?: string;
+        vendor?: string;
+        device?: string;
+        isFallbackAdapter?: boolean;
+      };
+      isFallbackAdapter?: boolean;
+    }
+    | null
+  >;
+}
+
+/**
+ * Vulkan's Wayland probe prints "error: XDG_RUNTIME_DIR is invalid or not set" on headless
+ * machines; a private empty runtime dir silences it and changes nothing else.
+ */
+function quietVulkan(): void {
+  if (!process.env.XDG_RUNTIME_DIR) {
+    process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), "xdg-runtime-"));
+  }
+}
+
+let adapterProbe: Promise<GpuAdapterInfo | undefined> | undefined;
+
+/** The WebGPU adapter tfjs would get (high-performance), or undefined when there is none. */
+export function probeGpuAdapter(timeoutMs = 10_000): Promise<GpuAdapterInfo | undefined> {
+  adapterProbe ??= (async () => {
+    const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
+    if (!gpu) return undefined;
+    quietVulkan();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), timeoutMs);
+    });
+    try {
+      const adapter = await Promise.race([
+        gpu.requestAdapter({ powerPreference: "high-performance" }),
+        timeout,
+      ]);
+      if (!adapter) return undefined;
+      const info = adapter.info ?? {};
+      const isFallbackAdapter = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+      const description = info.description || info.device || "unknown adapter";
+      return {
+        description,
+        vendor: info.vendor ?? "",
+        isFallbackAdapter,
+        software: isSoftwareAdapter({ ...info, isFallbackAdapter }),
+      };
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return adapterProbe;
+}
+
+const WASM_FILE = "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm";
+
+/**
+ * The folder URL of the wasm binaries, resolved through the package: `import.meta.resolve` under
+ * Deno, Node's resolver where a transform hides it (vitest).
+ */
+export function wasmDistUrl(): string {
+  const wasm = typeof import.meta.resolve === "function"
+    ? import.meta.resolve(WASM_FILE)
+    : pathToFileURL(createRequire(import.meta.url).resolve(WASM_FILE)).href;
+  return new URL("./", wasm).href;
+}
+
+let wasmThreads: number | undefined; // threads of the wasm instance of this process, once made
+let webgpuImported = false;
+
+/**
+ * XNNPACK's pool threads run for the life of the process, and emscripten keeps their workers
+ * referenced, so the process would never exit by itself: unreference them.
+ */
+function unrefPoolWorkers(): void {
+  const module = (tf.backend() as unknown as {
+    wasm?: {
+      PThread?: {
+        runningWorkers?: { unref?: () => void }[];
+        unusedWorkers?: { unref?: () => void }[];
+      };
+    };
+  }).wasm;
+  const pthread = module?.PThread;
+  for (const w of [...(pthread?.runningWorkers ?? []), ...(pthread?.unusedWorkers ?? [])]) {
+    w.unref?.();
+  }
+}
+
+async function useWasm(threads: number): Promise<BackendInfo> {
+  if (!Number.isInteger(threads) || threads < 1 || threads > 8) {
+    throw new Error(`wasm threads must be an integer in [1, 8], got ${threads}`);
+  }
+  if (wasmThreads === undefined) {
+    setWasmPaths(wasmDistUrl());
+    if (threads > 1) {
+      tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+      setThreadsCount(threads);
+      const ok = await withThreadedWasm(threads, () => tf.setBackend("wasm"));
+      if (!ok) throw new Error(`wasm backend with ${threads} threads failed to initialise`);
+    } else {
+      tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+      if (!(await tf.setBackend("wasm"))) {
+        throw new Error("wasm backend failed to initialise (see the warning above)");
+      }
+    }
+    wasmThreads = getThreadsCount();
+    if (threads > 1) unrefPoolWorkers();
+    if (threads > 1 && wasmThreads !== threads) {
+      throw new Error(
+        `wasm backend asked for ${threads} threads but XNNPACK started ${wasmThreads}`,
+      );
+    }
+  } else {
+    if (threads !== wasmThreads) {
+      throw new Error(
+        `the wasm backend of this process already runs with ${wasmThreads} thread(s); ` +
+          `the thread count is fixed once wasm starts: run ${threads} thread(s) in a new process`,
+      );
+    }
+    if (!(await tf.setBackend("wasm"))) throw new Error("wasm backend failed to activate");
+  }
+  await tf.ready();
+  return { name: "wasm", threads: wasmThreads };
+}
+
+async function useWebgpu(adapter: GpuAdapterInfo | undefined): Promise<BackendInfo> {
+  if (!adapter) {
+    throw new Error(
+      "webgpu backend unavailable: navigator.gpu offers no adapter here. Install a GPU driver, or " +
+        "Mesa's software Vulkan for testing (Debian: apt-get install mesa-vulkan-drivers), or use " +
+        "--backend wasm",
+    );
+  }
+  if (!webgpuImported) {
+    await import("@tensorflow/tfjs-backend-webgpu");
+    webgpuImported = true;
+  }
+  if (!(await tf.setBackend("webgpu"))) {
+    throw new Error(`webgpu backend failed to initialise on adapter "${adapter.description}"`);
+  }
+  await tf.ready();
+  return { name: "webgpu", adapter: adapter.description, software: adapter.software };
+}
+
+/**
+ * Makes `name` the active tfjs backend and returns what was chosen. `auto` = webgpu on a hardware
+ * GPU adapter, else wasm. Throws a clear Error when a forced backend is unavailable.
+ */
+export async function initBackend(
+  name: BackendName = "auto",
+  opts: BackendOptions = {},
+): Promise<BackendInfo> {
+  if (!BACKEND_NAMES.includes(name)) {
+    throw new Error(`unknown backend "${name}": use one of ${BACKEND_NAMES.join(", ")}`);
+  }
+  switch (name) {
+    case "cpu":
+      if (!(await tf.setBackend("cpu"))) throw new Error("cpu backend failed to initialise");
+      await tf.ready();
+      // The cpu backend greets Node users with a banner suggesting tfjs-node (which cannot install
+      // here) on its first write; mark that first write as done.
+      (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+      return { name: "cpu" };
+    case "wasm":
+      return await useWasm(opts.threads ?? wasmThreads ?? 1);
+    case "webgpu":
+      return await useWebgpu(await probeGpuAdapter());
+    case "auto": {
+      const adapter = await probeGpuAdapter();
+      if (adapter && !adapter.software) return await useWebgpu(adapter);
+      return await useWasm(opts.threads ?? wasmThreads ?? 1);
+    }
+  }
+}
