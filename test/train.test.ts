@@ -3,7 +3,8 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../lib/backend/mod.ts";
 import {
   AdamW,
   learningRate,
@@ -23,6 +24,10 @@ const TINY: Partial<TrainConfig> = {
   evalBatches: 1,
   backend: "cpu",
 };
+
+beforeAll(async () => {
+  await initBackend("cpu");
+});
 
 function tmp(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `train-test-${name}-`));
@@ -126,32 +131,35 @@ describe("optimiser and schedule", () => {
     expect(learningRate(110, c)).toBeCloseTo(0.1, 12);
   });
 
-  it("AdamW matches a hand computation over two steps, with decoupled weight decay", async () => {
-    const p = tf.variable(tf.tensor1d([1, -2]));
-    const q = tf.variable(tf.tensor1d([3]));
-    const opt = new AdamW([{ name: "p", variable: p, decay: true }, {
-      name: "q",
-      variable: q,
-      decay: false,
-    }], { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5 });
-    // Reference in float64.
-    const ref = { p: [1, -2], m: [0, 0], v: [0, 0] };
-    const grads = [[0.5, -1], [2, 0.25]];
-    for (let t = 1; t <= 2; t++) {
-      const g = grads[t - 1];
-      opt.apply({ [p.name]: tf.tensor1d(g) }, 0.1); // q gets no gradient: counts as zero
-      for (let i = 0; i < 2; i++) {
-        ref.m[i] = 0.9 * ref.m[i] + 0.1 * g[i];
-        ref.v[i] = 0.99 * ref.v[i] + 0.01 * g[i] * g[i];
-        const upd = ref.m[i] / (1 - 0.9 ** t) / (Math.sqrt(ref.v[i] / (1 - 0.99 ** t)) + 1e-8);
-        ref.p[i] -= 0.1 * (upd + 0.5 * ref.p[i]);
+  for (const host of [true, false]) {
+    it(`AdamW (${host ? "JS" : "tfjs"} moments) matches a hand computation over two steps`, () => {
+      const p = tf.variable(tf.tensor1d([1, -2]));
+      const q = tf.variable(tf.tensor1d([3]));
+      const opt = new AdamW([{ name: "p", variable: p, decay: true }, {
+        name: "q",
+        variable: q,
+        decay: false,
+      }], { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5, host });
+      // Reference in float64.
+      const ref = { p: [1, -2], m: [0, 0], v: [0, 0] };
+      const grads = [[0.5, -1], [2, 0.25]];
+      for (let t = 1; t <= 2; t++) {
+        const g = grads[t - 1];
+        opt.apply({ [p.name]: tf.tensor1d(g) }, 0.1); // q gets no gradient: counts as zero
+        for (let i = 0; i < 2; i++) {
+          ref.m[i] = 0.9 * ref.m[i] + 0.1 * g[i];
+          ref.v[i] = 0.99 * ref.v[i] + 0.01 * g[i] * g[i];
+          const upd = ref.m[i] / (1 - 0.9 ** t) / (Math.sqrt(ref.v[i] / (1 - 0.99 ** t)) + 1e-8);
+          ref.p[i] -= 0.1 * (upd + 0.5 * ref.p[i]); // decoupled weight decay
+        }
       }
-    }
-    const got = Array.from(p.dataSync());
-    got.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i], 5));
-    expect(q.dataSync()[0]).toBe(3); // zero gradient and no decay: unchanged
-    opt.dispose();
-  });
+      const got = Array.from(p.dataSync());
+      got.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i], 5));
+      opt.moments(0).m.forEach((x, i) => expect(x).toBeCloseTo(ref.m[i], 6));
+      expect(q.dataSync()[0]).toBe(3); // zero gradient and no decay: unchanged
+      opt.dispose();
+    });
+  }
 });
 
 describe("configuration errors", () => {

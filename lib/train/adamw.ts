@@ -8,7 +8,7 @@
  *   p = p - lr ( (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + wd p )   (wd only if decay)
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { NamedVariable } from "../model/mod.ts";
+import { isHostBackend, type NamedVariable } from "../model/mod.ts";
 
 export interface AdamWOptions {
   beta1: number;
@@ -19,17 +19,58 @@ export interface AdamWOptions {
 
 export class AdamW {
   readonly vars: NamedVariable[];
-  readonly m: tf.Variable[];
-  readonly v: tf.Variable[];
   /** Updates applied so far. */
   t = 0;
   private readonly o: AdamWOptions;
+  /**
+   * Moments: on host backends (wasm, cpu) plain Float32Arrays updated in one fused JS loop per
+   * variable (~10x fewer passes over memory than ~14 tfjs kernels); elsewhere tf.Variables.
+   */
+  private readonly host: boolean;
+  private readonly mHost: Float32Array[] = [];
+  private readonly vHost: Float32Array[] = [];
+  private readonly mDev: tf.Variable[] = [];
+  private readonly vDev: tf.Variable[] = [];
 
-  constructor(vars: NamedVariable[], opts: AdamWOptions) {
+  constructor(vars: NamedVariable[], opts: AdamWOptions & { host?: boolean }) {
     this.vars = vars;
     this.o = opts;
-    this.m = vars.map(({ variable }) => tf.variable(tf.zerosLike(variable), false));
-    this.v = vars.map(({ variable }) => tf.variable(tf.zerosLike(variable), false));
+    this.host = opts.host ?? isHostBackend();
+    for (const { variable } of vars) {
+      if (this.host) {
+        this.mHost.push(new Float32Array(variable.size));
+        this.vHost.push(new Float32Array(variable.size));
+      } else {
+        this.mDev.push(tf.variable(tf.zerosLike(variable), false));
+        this.vDev.push(tf.variable(tf.zerosLike(variable), false));
+      }
+    }
+  }
+
+  /** First and second moments of variable i (copies on device backends). */
+  moments(i: number): { m: Float32Array; v: Float32Array } {
+    if (this.host) return { m: this.mHost[i], v: this.vHost[i] };
+    return {
+      m: this.mDev[i].dataSync() as Float32Array,
+      v: this.vDev[i].dataSync() as Float32Array,
+    };
+  }
+
+  setMoments(i: number, m: Float32Array, v: Float32Array): void {
+    const n = this.vars[i].variable.size;
+    if (m.length !== n || v.length !== n) {
+      throw new Error(`moments of ${this.vars[i].name} must have ${n} entries`);
+    }
+    if (this.host) {
+      this.mHost[i].set(m);
+      this.vHost[i].set(v);
+    } else {
+      const shape = this.vars[i].variable.shape;
+      tf.tidy(() => {
+        this.mDev[i].assign(tf.tensor(m, shape));
+        this.vDev[i].assign(tf.tensor(v, shape));
+      });
+    }
   }
 
   /**
@@ -41,22 +82,36 @@ export class AdamW {
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.o;
     const c1 = 1 / (1 - Math.pow(b1, this.t)), c2 = 1 / (1 - Math.pow(b2, this.t));
     this.vars.forEach(({ variable: p, decay }, i) => {
+      const raw = grads[p.name];
+      const wd = decay ? weightDecay : 0;
+      if (this.host) {
+        const g = raw ? (raw.dataSync() as Float32Array) : null;
+        const w = p.dataSync() as Float32Array; // a copy
+        const m = this.mHost[i], v = this.vHost[i];
+        for (let j = 0; j < w.length; j++) {
+          const gj = g ? g[j] * gradScale : 0;
+          const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
+          const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
+          w[j] -= lr * ((mj * c1) / (Math.sqrt(vj * c2) + eps) + wd * w[j]);
+        }
+        tf.tidy(() => p.assign(tf.tensor(w, p.shape)));
+        return;
+      }
       tf.tidy(() => {
-        const raw = grads[p.name];
         const g = raw ? (gradScale === 1 ? raw : tf.mul(raw, gradScale)) : tf.zerosLike(p);
-        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.square(g), 1 - b2));
+        const m = tf.add(tf.mul(this.mDev[i], b1), tf.mul(g, 1 - b1));
+        const v = tf.add(tf.mul(this.vDev[i], b2), tf.mul(tf.square(g), 1 - b2));
         let upd = tf.div(tf.mul(m, c1), tf.add(tf.sqrt(tf.mul(v, c2)), eps));
-        if (decay && weightDecay > 0) upd = tf.add(upd, tf.mul(p, weightDecay));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
+        if (wd > 0) upd = tf.add(upd, tf.mul(p, wd));
+        this.mDev[i].assign(m);
+        this.vDev[i].assign(v);
         p.assign(tf.sub(p, tf.mul(upd, lr)));
       });
     });
   }
 
   dispose(): void {
-    for (const x of [...this.m, ...this.v]) x.dispose();
+    for (const x of [...this.mDev, ...this.vDev]) x.dispose();
   }
 }
 

@@ -339,19 +339,19 @@ export async function train(
           `checkpoint in ${opts.checkpointDir} is of router "${h.config.router}", this run is "${name}"`,
         );
       }
-      const load = (key: string, v: tf.Variable) => {
+      const get = (key: string, size: number) => {
         const t = ck.tensors.get(key);
-        if (!t || t.data.length !== v.size) {
+        if (!t || t.data.length !== size) {
           throw new Error(
-            `checkpoint in ${opts.checkpointDir} lacks tensor ${key} of size ${v.size}`,
+            `checkpoint in ${opts.checkpointDir} lacks tensor ${key} of size ${size}`,
           );
         }
-        tf.tidy(() => v.assign(tf.tensor(t.data, v.shape)));
+        return t.data;
       };
       named.forEach(({ name: n, variable }, i) => {
-        load(`param/${n}`, variable);
-        load(`adam_m/${n}`, opt.m[i]);
-        load(`adam_v/${n}`, opt.v[i]);
+        const w = get(`param/${n}`, variable.size);
+        tf.tidy(() => variable.assign(tf.tensor(w, variable.shape)));
+        opt.setMoments(i, get(`adam_m/${n}`, variable.size), get(`adam_v/${n}`, variable.size));
       });
       opt.t = h.adamT;
       routingRng.setState(h.routingRng);
@@ -370,21 +370,11 @@ export async function train(
     if (!opts.checkpointDir) return;
     const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
     named.forEach(({ name: n, variable }, i) => {
-      tensors.push({
-        name: `param/${n}`,
-        shape: variable.shape,
-        data: variable.dataSync() as Float32Array,
-      });
-      tensors.push({
-        name: `adam_m/${n}`,
-        shape: variable.shape,
-        data: opt.m[i].dataSync() as Float32Array,
-      });
-      tensors.push({
-        name: `adam_v/${n}`,
-        shape: variable.shape,
-        data: opt.v[i].dataSync() as Float32Array,
-      });
+      const { m, v } = opt.moments(i);
+      const shape = variable.shape;
+      tensors.push({ name: `param/${n}`, shape, data: variable.dataSync() as Float32Array });
+      tensors.push({ name: `adam_m/${n}`, shape, data: m });
+      tensors.push({ name: `adam_v/${n}`, shape, data: v });
     });
     const header: CheckpointHeader = {
       version: 1,
