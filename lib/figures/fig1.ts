@@ -286,19 +286,20 @@ export function fig1c(frame: pl.DataFrame, fits: Fits, opts: Fig1cOptions = {}):
     x: xs,
     y: xs.map((x) => Math.pow(10, line.slope * Math.log10(x) + line.intercept)),
     line: { color: "#666", dash: "dash", width: 1.5 },
-    name: `unified line (${displayName(lineFrom)} fit): alpha=${line.alpha_N.toFixed(3)}`,
-    hoverinfo: "skip",
+    name: `unified line (${displayName(lineFrom)} fit)`,
+    hovertemplate: `unified dense line, alpha = ${line.alpha_N.toFixed(4)}<extra></extra>`,
   });
   const [lo, hi] = lossRange(rows);
   return {
     data,
     layout: baseLayout({
       title: panelTitle("c", "Unified Model Scaling"),
-      legend: insideLegend("bl"),
+      legend: { ...insideLegend("bl"), font: { size: 11 } },
       margin: { l: 70, r: 20, t: 50, b: 60 },
       xaxis: axis({
         type: "log",
         title: { text: "Effective Parameter Count" },
+        range: [Math.log10(xmin / 1.4), Math.log10(xmax * 1.7)],
         ...countTicks([1e7, 1e8, 1e9, 1e10].filter((v) => v >= xmin / 3 && v <= xmax * 3)),
       }),
       yaxis: lossAxis(lo, hi),
