@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { spawnSync } from "node:child_process";
+import process from "node:process";
 import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend/mod.ts";
@@ -45,12 +46,19 @@ interface BenchRow {
   gflops: number;
   forward_flops_per_token: number;
   params_total: number;
+  /** Tokens per CPU-second of this process (robust to other processes' load). */
+  tokens_per_cpu_s: number;
   torch_tokens_per_s: number | null;
+  torch_tokens_per_cpu_s: number | null;
+  /** tokens_per_cpu_s / torch_tokens_per_cpu_s: work per core, the fairer figure on a busy machine. */
+  ratio_cpu: number | null;
   torch_step_ms: number | null;
   torch_threads: number | null;
   ratio: number | null;
   /** Step time relative to the dense step of the same d_model. */
   step_vs_dense: number | null;
+  /** The same from CPU time. */
+  cpu_step_vs_dense: number | null;
   skipped?: string;
 }
 
@@ -75,7 +83,7 @@ function torchPeer(
   cfg: TrainConfig,
   steps: number,
   threads: number,
-): { tokens_per_s: number; step_ms: number } | null {
+): { tokens_per_s: number; step_ms: number; tokens_per_cpu_s: number | null } | null {
   if (!python || !fs.existsSync("scripts/torch_peer.py")) return null;
   const args = [
     "scripts/torch_peer.py",
@@ -112,10 +120,18 @@ function torchPeer(
   const o = JSON.parse(line);
   const tps = o.tokens_per_s ?? o.torch_tokens_per_s;
   const ms = o.step_ms ?? (1000 * cfg.batchSize * cfg.seqLen) / tps;
-  return { tokens_per_s: tps, step_ms: ms };
+  return { tokens_per_s: tps, step_ms: ms, tokens_per_cpu_s: o.tokens_per_cpu_s ?? null };
 }
 
-function measure(cfg: TrainConfig, steps: number): { stepMs: number; model: TransformerLM } {
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+function measure(
+  cfg: TrainConfig,
+  steps: number,
+): { stepMs: number; cpuStepMs: number; model: TransformerLM } {
   const factory = resolveRouter(cfg.router);
   const model = new TransformerLM({
     vocabSize: cfg.vocabSize,
@@ -141,11 +157,12 @@ function measure(cfg: TrainConfig, steps: number): { stepMs: number; model: Tran
     Int32Array.from({ length: cfg.batchSize * (cfg.seqLen + 1) }, () => data.int(cfg.vocabSize));
   const step = () => trainStep(model, opt, batch(), { lr: 1e-3, gradClip: 1, rng });
   step(), step();
-  const t0 = performance.now();
+  const t0 = performance.now(), c0 = cpuMs();
   for (let i = 0; i < steps; i++) step();
   const stepMs = (performance.now() - t0) / steps;
+  const cpuStepMs = (cpuMs() - c0) / steps;
   opt.dispose();
-  return { stepMs, model };
+  return { stepMs, cpuStepMs, model };
 }
 
 async function main(): Promise<void> {
@@ -182,7 +199,7 @@ async function main(): Promise<void> {
     const steps = Number(values.steps ?? (d >= 256 ? 3 : 5));
     const cases: [string, number][] = [["dense", 1]];
     for (const E of expertsList) for (const r of routers) cases.push([r, E]);
-    let denseMs: number | null = null;
+    let denseMs: number | null = null, denseCpuMs: number | null = null;
     for (const [router, E] of cases) {
       const cfg = resolveConfig({
         ...shape,
@@ -210,11 +227,15 @@ async function main(): Promise<void> {
         gflops: NaN,
         forward_flops_per_token: NaN,
         params_total: NaN,
+        tokens_per_cpu_s: NaN,
         torch_tokens_per_s: null,
+        torch_tokens_per_cpu_s: null,
+        ratio_cpu: null,
         torch_step_ms: null,
         torch_threads: null,
         ratio: null,
         step_vs_dense: null,
+        cpu_step_vs_dense: null,
       };
       try {
         checkMemory(cfg, router === "dense" ? 0 : routedBlocks(cfg.layers, 0.5).length, "wasm");
@@ -224,22 +245,26 @@ async function main(): Promise<void> {
         if (!values.json) console.log(`d ${d} ${router} E=${E}: skipped (${row.skipped})`);
         continue;
       }
-      const { stepMs, model } = measure(cfg, steps);
+      const { stepMs, cpuStepMs, model } = measure(cfg, steps);
       const F = model.counts().F;
       row.params_total = model.namedVariables().reduce((s, n) => s + n.variable.size, 0);
       model.dispose();
       row.step_ms = stepMs;
       row.tokens_per_s = (1000 * row.tokens_per_step) / stepMs;
+      row.tokens_per_cpu_s = (1000 * row.tokens_per_step) / cpuStepMs;
       row.forward_flops_per_token = F;
       row.gflops = (3 * F * row.tokens_per_s) / 1e9;
-      if (router === "dense") denseMs = stepMs;
+      if (router === "dense") denseMs = stepMs, denseCpuMs = cpuStepMs;
       row.step_vs_dense = denseMs ? stepMs / denseMs : null;
+      row.cpu_step_vs_dense = denseCpuMs ? cpuStepMs / denseCpuMs : null;
       const peer = torchPeer(python, cfg, steps, torchThreads);
       if (peer) {
         row.torch_tokens_per_s = peer.tokens_per_s;
         row.torch_step_ms = peer.step_ms;
         row.torch_threads = torchThreads;
         row.ratio = row.tokens_per_s / peer.tokens_per_s;
+        row.torch_tokens_per_cpu_s = peer.tokens_per_cpu_s;
+        if (peer.tokens_per_cpu_s) row.ratio_cpu = row.tokens_per_cpu_s / peer.tokens_per_cpu_s;
       }
       rows.push(row);
       if (values.json) console.log(JSON.stringify(row));
@@ -249,11 +274,14 @@ async function main(): Promise<void> {
             `step ${stepMs.toFixed(0).padStart(6)} ms  ${
               row.tokens_per_s.toFixed(0).padStart(6)
             } tok/s  ` +
-            `${row.gflops.toFixed(1).padStart(5)} GFLOP/s  x dense ${
+            `${row.gflops.toFixed(1).padStart(5)} GFLOP/s  ` +
+            `${row.tokens_per_cpu_s.toFixed(0).padStart(6)} tok/cpu-s  x dense ${
               row.step_vs_dense?.toFixed(2) ?? "-"
-            }  torch ${row.torch_tokens_per_s?.toFixed(0) ?? "-"} tok/s  ratio ${
-              row.ratio?.toFixed(2) ?? "-"
-            }`,
+            } (cpu ${row.cpu_step_vs_dense?.toFixed(2) ?? "-"})  torch ${
+              row.torch_tokens_per_s?.toFixed(0) ?? "-"
+            } tok/s  ratio ${row.ratio?.toFixed(2) ?? "-"} (per cpu-s ${
+              row.torch_tokens_per_cpu_s?.toFixed(0) ?? "-"
+            }, ratio ${row.ratio_cpu?.toFixed(2) ?? "-"})`,
         );
       }
       tf.disposeVariables();
