@@ -6,6 +6,7 @@ import {
   COLORS,
   compareTechniques,
   comparisonFigure,
+  fig1,
   fig1a,
   fig1b,
   fig1c,
@@ -192,6 +193,34 @@ describe("Fig. 1c", () => {
       "Effective Parameter Count",
     );
     checkArrays(f);
+  });
+});
+
+describe("Fig. 1 (all panels)", () => {
+  it("holds the three panels' traces on three axis pairs with one four-entry legend", () => {
+    const sizes = modelSizes(main).filter((s) => s.N > 2e7);
+    const f = fig1(shown, fits, sizes);
+    const a = traces(fig1a(shown, fits)),
+      b = traces(fig1b(fits, sizes)),
+      c = traces(fig1c(shown, fits));
+    const t = traces(f);
+    expect(t.length).toBe(a.length + b.length + c.length);
+    expect(t.filter((x) => x.xaxis === "x").length).toBe(a.length);
+    expect(t.filter((x) => x.xaxis === "x2").length).toBe(b.length);
+    expect(t.filter((x) => x.xaxis === "x3").length).toBe(c.length);
+    expect(t.filter((x) => x.showlegend).map((x) => x.name)).toEqual([
+      "S-BASE",
+      "RL-R",
+      "Hash",
+      "Dense LM",
+    ]);
+    const titles = (f.layout.annotations as { text: string }[]).map((x) => x.text);
+    expect(titles).toEqual(expect.arrayContaining([
+      "<b>a)</b> Predicting Loss for Varying Expert Count",
+      "<b>b)</b> Curves of Constant Loss Value",
+      "<b>c)</b> Unified Model Scaling",
+      ...LABELS,
+    ]));
   });
 });
 

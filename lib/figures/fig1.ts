@@ -380,3 +380,61 @@ export function lossVsExpertsPanels(frame: pl.DataFrame, fits: Fits): PlotlyFigu
   layout.annotations = annotations;
   return { data, layout };
 }
+
+/**
+ * The whole of Figure 1 as in the paper: panels a, b, c side by side with one legend (S-BASE, RL-R,
+ * Hash, Dense LM) on top. Built from fig1a/fig1b/fig1c, so it shows exactly the same data.
+ */
+export function fig1(
+  shownFrame: pl.DataFrame,
+  fits: Fits,
+  levelSizes: { N: number; label: string }[],
+): PlotlyFigure {
+  const parts = [fig1a(shownFrame, fits), fig1b(fits, levelSizes), fig1c(shownFrame, fits)];
+  const gap = 0.07, w = (1 - 2 * gap) / 3;
+  const layout: Record<string, unknown> = baseLayout({
+    width: 1500,
+    height: 470,
+    margin: { l: 70, r: 20, t: 110, b: 60 },
+    legend: {
+      orientation: "h",
+      x: 0.5,
+      xanchor: "center",
+      y: 1.2,
+      yanchor: "bottom",
+      traceorder: "normal",
+    },
+  });
+  const annotations: Record<string, unknown>[] = [];
+  const data: Record<string, unknown>[] = [];
+  parts.forEach((p, i) => {
+    const k = i === 0 ? "" : String(i + 1);
+    const domain = [i * (w + gap), i * (w + gap) + w];
+    layout[`xaxis${k}`] = { ...(p.layout.xaxis as object), domain, anchor: `y${k}` };
+    layout[`yaxis${k}`] = { ...(p.layout.yaxis as object), anchor: `x${k}` };
+    const title = (p.layout.title as { text: string }).text;
+    annotations.push({
+      text: title,
+      x: domain[0] + w / 2,
+      y: 1.0,
+      xref: "paper",
+      yref: "paper",
+      xanchor: "center",
+      yanchor: "bottom",
+      showarrow: false,
+      yshift: 6,
+      font: { size: 15 },
+    });
+    for (const a of (p.layout.annotations as Record<string, unknown>[] | undefined) ?? []) {
+      annotations.push({ ...a, xref: `x${k}`, yref: `y${k}` });
+    }
+    for (const t of p.data) {
+      const name = String(t.name ?? "");
+      // One legend: the technique dots of panel c and its dense dots.
+      const showlegend = i === 2 && t.mode === "markers" && !name.startsWith("unified");
+      data.push({ ...t, xaxis: `x${k}`, yaxis: `y${k}`, showlegend });
+    }
+  });
+  layout.annotations = annotations;
+  return { data, layout };
+}

@@ -16,6 +16,7 @@ export {
 } from "./style.ts";
 export { type RunRow, runRows } from "./rows.ts";
 export {
+  fig1,
   fig1a,
   fig1b,
   type Fig1bOptions,

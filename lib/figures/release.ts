@@ -17,7 +17,7 @@ import {
   residualData,
   slopeData,
 } from "./analysis.ts";
-import { fig1a, fig1b, fig1c, type Fits, lossVsExpertsPanels, modelSizes } from "./fig1.ts";
+import { fig1, fig1a, fig1b, fig1c, type Fits, lossVsExpertsPanels, modelSizes } from "./fig1.ts";
 import {
   comparisonFigure,
   computeLawFigure,
@@ -42,6 +42,7 @@ export interface ReleaseFigureOptions {
 
 /** Names of the figures built from the release, in order. */
 export const RELEASE_FIGURES = [
+  "fig1",
   "fig1a",
   "fig1b",
   "fig1c",
@@ -80,8 +81,10 @@ export function releaseFigures(
   const shown = mainSweep(df, { seedPolicy: "mean-dense-seeds" });
   const fits: Fits = paramsOf(fitEq1PerTechnique(main, { restarts, seed }));
   const out: Record<string, PlotlyFigure> = {};
+  const levels = modelSizes(main).filter((s) => s.N > 2e7);
+  if (want("fig1")) out.fig1 = fig1(shown, fits, levels);
   if (want("fig1a")) out.fig1a = fig1a(shown, fits, { fitLabel: "our refit" });
-  if (want("fig1b")) out.fig1b = fig1b(fits, modelSizes(main).filter((s) => s.N > 2e7));
+  if (want("fig1b")) out.fig1b = fig1b(fits, levels);
   if (want("fig1c")) out.fig1c = fig1c(shown, fits);
   if (want("loss_vs_experts")) out.loss_vs_experts = lossVsExpertsPanels(shown, fits);
   if (want("slopes")) out.slopes = slopesFigure(Object.keys(fits).map((t) => slopeData(main, t)));
