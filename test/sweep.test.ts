@@ -231,6 +231,15 @@ describe("deploy templates", () => {
     expect(seen.sort()).toEqual(runs.map((r) => r.runId).sort());
   });
 
+  it("the example JSON spec loads: 2 sizes x 2 seeds x (dense + 3 routers x 2 E x 2 R)", async () => {
+    const spec = await loadSpecFile(`${ROOT}deploy/specs/example.json`);
+    const runs = expandSpec(spec);
+    expect(runs.length).toBe(2 * 2 * (1 + 3 * 2 * 2));
+    const rlr = runs.find((r) => r.config.router === "RL-R")!;
+    expect(rlr.config.routerOptions).toEqual({ policyWeight: 0.01 });
+    expect(runs.find((r) => r.config.router === "Hash")!.config.routerOptions).toEqual({});
+  });
+
   it("the sbatch script is valid bash and runs the sweep CLI", async () => {
     const path = `${ROOT}deploy/slurm/sweep.sbatch`;
     const check = await new Deno.Command("bash", { args: ["-n", path] }).output();
