@@ -23,3 +23,4 @@ export {
 } from "./config.ts";
 export { AdamW, type AdamWOptions, learningRate } from "./adamw.ts";
 export { checkpointFile, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
+export { type LiveOptions, liveProgress, lossChartSvg } from "./live.ts";
