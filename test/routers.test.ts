@@ -64,7 +64,7 @@ describe("Sinkhorn", () => {
     const T = 1024, E = 8, d = 16;
     const router = sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 1 });
     // Make the router itself skewed: x has a constant feature the router weights favour per expert.
-    const w = Float32Array.from({ length: d * E }, (_, i) => 0.05 * rng.normal());
+    const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
     for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e; // feature 0 = 1 for every token
     router.variables[0].assign(tf.tensor2d(w, [d, E]));
     const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
