@@ -119,6 +119,8 @@ const SHAPE_FIELDS: (keyof TrainConfig)[] = [
   "seqLen",
   "vocabSize",
   "seed",
+  "capacityFactor",
+  "routerOptions",
 ];
 
 function routerName(r: string | RouterFactory): string {
@@ -324,7 +326,7 @@ export async function train(
     if (ck) {
       const h = ck.header;
       for (const f of SHAPE_FIELDS) {
-        if (h.config[f] !== config[f]) {
+        if (JSON.stringify(h.config[f]) !== JSON.stringify(config[f])) {
           throw new Error(
             `checkpoint in ${opts.checkpointDir} was written with ${f} = ${
               JSON.stringify(h.config[f])
