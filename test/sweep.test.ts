@@ -326,7 +326,7 @@ describe("sweep engine", () => {
   });
 
   it("reports progress over the whole sweep; a rerun of a finished sweep does nothing", async () => {
-    // In-process on the cpu backend (2 tiny runs) to see the progress callback.
+    // In-process (2 tiny runs) to see the progress callback.
     const out = tmp();
     const spec = {
       ...SPEC,
@@ -334,7 +334,7 @@ describe("sweep engine", () => {
       routers: ["Hash"],
       sizes: [SPEC.sizes[0]],
       budget: { steps: 6 },
-      train: { ...SPEC.train, backend: "cpu" as const, evalEvery: 0 },
+      train: { ...SPEC.train, evalEvery: 0 },
     };
     const events: SweepProgress[] = [];
     const s1 = await runSweep(spec, { out, onProgress: (p) => events.push(p), log: () => {} });
@@ -397,7 +397,7 @@ describe("sweep engine", () => {
       ...SPEC,
       name: "diverge",
       sizes: [SPEC.sizes[0]],
-      train: { ...SPEC.train, lr: 1000, gradClip: 0, backend: "cpu" as const },
+      train: { ...SPEC.train, lr: 1000, gradClip: 0 },
     };
     const s = await runSweep(spec, { out, log: () => {} });
     expect(s.diverged.length).toBe(3);
