@@ -7,7 +7,11 @@
  * - `webgpu` can be forced on a software adapter (Debian: mesa-vulkan-drivers gives lavapipe; Deno
  *   picks Vulkan by default, no DENO_WEBGPU_BACKEND needed).
  * - `wasm`: single-threaded unless `threads` > 1 (see wasm_threads.ts for the Deno workaround).
- *   The thread count is fixed for the life of the process once wasm has initialised.
+ *   The thread count is fixed for the life of the process once wasm has initialised. Threads are
+ *   opt-in because they did not measure faster on the shared 2-core machine this was built on
+ *   (512^2 matMul at load ~8: 1 thread 11.7-12.7 GFLOP/s, 2 threads 8.6-11.7; per CPU second
+ *   26-27 vs 23.5-24.3, i.e. 90% parallel efficiency, so they pay off only on idle cores). For
+ *   sweeps, single-thread processes side by side use the cores better than threads.
  *
  * tfjs has one engine per process: switching backends later (`tf.setBackend`) works, and tensors
  * move between backends on use, but a model's variables live where they were made.
