@@ -82,6 +82,43 @@ describe("Sinkhorn", () => {
     expect(bal.iters).toBeGreaterThan(1);
   });
 
+  it("a lower Sinkhorn temperature balances the hard top-1 loads of confident, clustered tokens", () => {
+    // Half the tokens share a confident preference for expert 0 (as frequent tokens do after some
+    // training); the rest are spread. Soft marginals balance at any temperature; hard loads do not.
+    const T = 512, E = 8, d = 8;
+    const rng = new Rng(6);
+    const xs = new Float32Array(T * d);
+    for (let t = 0; t < T; t++) {
+      xs[t * d] = 1;
+      xs[t * d + 1] = t < T / 2 ? 1 : 0;
+      for (let j = 2; j < d; j++) xs[t * d + j] = rng.normal();
+    }
+    const w = new Float32Array(d * E);
+    for (let j = 2; j < d; j++) for (let e = 0; e < E; e++) w[j * E + e] = 0.1 * rng.normal();
+    w[1 * E + 0] = 4; // feature 1 -> expert 0
+    const x = tf.tensor2d(xs, [T, d]);
+    const busiest = (temperature: number) => {
+      const router = sbase({
+        dModel: d,
+        experts: E,
+        k: 1,
+        vocabSize: 300,
+        layer: 0,
+        seed: 1,
+        options: { temperature, tolerance: 1e-4, maxIterations: 1000 },
+      });
+      router.variables[0].assign(tf.tensor2d(w, [d, E]));
+      const r = router.route(x, new Int32Array(T), ctx(E, true));
+      const n = new Array(E).fill(0);
+      r.expertIndex.forEach((e) => n[e]++);
+      return Math.max(...n) / T;
+    };
+    const hot = busiest(1), cold = busiest(0.1);
+    expect(hot).toBeGreaterThan(0.3);
+    expect(cold).toBeLessThan(0.2);
+    expect(cold).toBeLessThan(hot);
+  });
+
   it("S-BASE combine weights are the router's softmax probabilities of the chosen experts", () => {
     const T = 6, E = 4, d = 5;
     const router = sbase({ dModel: d, experts: E, k: 2, vocabSize: 300, layer: 0, seed: 3 });
