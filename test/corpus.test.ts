@@ -181,8 +181,10 @@ describe("byte-level BPE", () => {
 });
 
 describe("cache", () => {
+  // One private cache for both tests (the second reuses the tokenizer the first one left intact).
+  const cacheDir = mkdtempSync(join(tmpdir(), "corpus-cache-"));
+
   it("a cache hit returns the identical tokenizer; a corrupt file is rebuilt with a warning", async () => {
-    const cacheDir = mkdtempSync(join(tmpdir(), "corpus-cache-"));
     const vocabSize = 512;
     const first = await getTokenizer({ vocabSize, cacheDir });
     const path = tokenizerPath({ vocabSize, cacheDir });
@@ -204,7 +206,6 @@ describe("cache", () => {
   });
 
   it("token streams decode to the documents, survive a corrupted file, and separate documents", async () => {
-    const cacheDir = mkdtempSync(join(tmpdir(), "corpus-streams-"));
     const vocabSize = 512;
     const a = await getTokenStreams({ vocabSize, cacheDir });
     const { train, validation } = splitDocuments(loadCorpus());
