@@ -29,8 +29,6 @@ export {
   analysisText,
   type ComparisonRow,
   fmt,
-  PAPER_EPC_EXAMPLE,
-  PAPER_N_CUTOFF,
   paperComparison,
   table3Mse,
   textTable,

@@ -2,18 +2,17 @@
  * Views of an Analysis: the JSON the CLI prints, the paper-vs-ours comparison rows (Table 3, the
  * dense fit, N_cutoff, the EPC example) and plain-text tables.
  */
-import { eq1Law, type Eq1Params, PAPER_DENSE, TABLE3 } from "../laws/mod.ts";
+import {
+  eq1Law,
+  type Eq1Params,
+  PAPER_DENSE,
+  PAPER_EPC_EXAMPLE,
+  PAPER_N_CUTOFF,
+  TABLE3,
+} from "../laws/mod.ts";
 import { evaluateFit } from "../fit/mod.ts";
 import type { Analysis, LawFit } from "./analyse.ts";
 import type { AnalysisInput } from "./input.ts";
-
-/** The paper's N_cutoff per technique (at 130B training tokens) and its EPC example. */
-export const PAPER_N_CUTOFF: Record<string, number> = {
-  "S-Base": 937e9,
-  "RL-R": 85e9,
-  "Hash": 83e9,
-};
-export const PAPER_EPC_EXAMPLE = { N: 5e6, E: 128, Nbar: 55e6 };
 
 type Json = Record<string, unknown>;
 

@@ -34,7 +34,6 @@ export {
   downstreamFigure,
   EVAL_SETS,
   lawsOverTrainingFigure,
-  PAPER_N_CUTOFF,
   residualsFigure,
   routingFrequencyFigure,
   slopesFigure,

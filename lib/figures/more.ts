@@ -1,7 +1,7 @@
 /** The other figures: slopes, residuals, technique comparison, ablations, compute law, training. */
 import type pl from "nodejs-polars";
 import type { PlotlyFigure } from "../export/mod.ts";
-import { generalisedLaw, nCutoff } from "../laws/mod.ts";
+import { generalisedLaw, nCutoff, PAPER_N_CUTOFF } from "../laws/mod.ts";
 import type {
   ComparisonRow,
   ComputeLawData,
@@ -201,13 +201,6 @@ export function residualsFigure(rows: ResidualRow[]): PlotlyFigure {
     }),
   };
 }
-
-/** N_cutoff as printed in the paper's text (from unrounded coefficients; Table 3 is rounded). */
-export const PAPER_N_CUTOFF: Record<string, number> = {
-  "S-Base": 937e9,
-  "RL-R": 85e9,
-  "Hash": 83e9,
-};
 
 /**
  * Technique comparison: N_cutoff, E_max and the slope b per technique, our refit with bootstrap

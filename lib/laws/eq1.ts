@@ -112,3 +112,13 @@ export const TABLE3: Record<"S-Base" | "RL-R" | "Hash", Eq1Params> = {
 
 /** The paper's dense fit: alpha_N = 0.078, N_c = 3.568e13. */
 export const PAPER_DENSE = { alpha_N: 0.078, N_c: 3.568e13 };
+
+/** N_cutoff per technique as printed in the paper's text (at 130B training tokens). */
+export const PAPER_N_CUTOFF: Record<string, number> = {
+  "S-Base": 937e9,
+  "RL-R": 85e9,
+  "Hash": 83e9,
+};
+
+/** The paper's Effective Parameter Count example: N = 5M with E = 128 is worth about 55M dense. */
+export const PAPER_EPC_EXAMPLE = { N: 5e6, E: 128, Nbar: 55e6 };

@@ -20,6 +20,8 @@ export {
   generalisedLaw,
   type GeneralisedParams,
   PAPER_DENSE,
+  PAPER_EPC_EXAMPLE,
+  PAPER_N_CUTOFF,
   type SaturatingLaw,
   TABLE3,
 } from "./eq1.ts";
