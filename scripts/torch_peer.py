@@ -32,14 +32,18 @@ import os
 import sys
 import time
 
-# glibc returns every freed block over 128 KiB to the kernel (mmap), so each step's large
-# temporaries (logits [B*S, V] are 16 MB at V = 2048) come back as fresh pages that fault in and
-# are zeroed again: measured 2x slower steps. Keep blocks up to 32 MiB in the heap instead; the
-# tunables are read at process start, hence the re-exec.
-TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296"
-if __name__ == "__main__" and "GLIBC_TUNABLES" not in os.environ:
-    os.execve(sys.executable, [sys.executable] + sys.argv,
-              {**os.environ, "GLIBC_TUNABLES": TUNABLES})
+# Two settings read at process start (hence the re-exec; values the caller set are kept):
+# - glibc returns every freed block over 128 KiB to the kernel (mmap), so each step's large
+#   temporaries (logits [B*S, V] are 16 MB at V = 2048) come back as fresh pages that fault in
+#   and are zeroed again: measured 2x slower steps. Keep blocks up to 32 MiB in the heap instead.
+# - libgomp's idle threads spin by default; on a shared, oversubscribed machine two spinning
+#   threads made steps 6x slower (d 64, load ~7). PASSIVE makes them sleep.
+START_ENV = {
+    "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296",
+    "OMP_WAIT_POLICY": "PASSIVE",
+}
+if __name__ == "__main__" and any(k not in os.environ for k in START_ENV):
+    os.execve(sys.executable, [sys.executable] + sys.argv, {**START_ENV, **os.environ})
 
 try:
     import torch
@@ -272,6 +276,7 @@ def main():
         "params": params,
         "params_non_embedding": params - emb,
         "threads": a.threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "torch_version": torch.__version__,
         "router": a.router,
         "experts": a.experts,
