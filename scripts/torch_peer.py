@@ -12,7 +12,7 @@ GELU is the sigmoid form x * sigmoid(1.702 x), as in lib/model/ops.ts.
 Dispatch: per-expert gather / scatter (index_add_), capacity C = ceil(cf * k * T / E) slots filled
 in token order; choices over capacity are dropped (the token passes through the residual).
 Routers (--router): sbase  linear router, Sinkhorn-balanced scores (no grad, to a tolerance with
-an iteration cap) choose the expert at training time, output scaled by the softmax probability;
+an iteration cap, on exp(logits / 0.1)) choose the expert at training time, output scaled by the softmax probability;
 hash  a fixed random token-id -> expert map; rlr  a sampled softmax policy trained by REINFORCE
 (reward = -token cross-entropy, learned baseline, normalised advantage, entropy term), output not
 scaled; dense  E = 1. Defaults follow lib/routers (Sinkhorn tolerance 1e-3, 100 iterations; RL-R
@@ -79,9 +79,11 @@ def sinkhorn(probs, tol=1e-3, max_iter=100):
 
 
 class Block(nn.Module):
-    def __init__(self, d, heads, experts, routed, router, vocab, cf, seq, std, std_out, gen):
+    def __init__(self, d, heads, experts, routed, router, vocab, cf, seq, std, std_out, gen,
+                 temperature):
         super().__init__()
         self.d, self.heads, self.routed, self.router_kind, self.cf = d, heads, routed, router, cf
+        self.temperature = temperature
         self.ln1 = nn.LayerNorm(d)
         self.ln2 = nn.LayerNorm(d)
         self.w_qkv = nn.Parameter(torch.randn(d, 3 * d, generator=gen) * std)
@@ -124,8 +126,8 @@ class Block(nn.Module):
             probs = logits.softmax(-1)
             if self.router_kind == "sbase":
                 if self.training:
-                    with torch.no_grad():
-                        plan, iters = sinkhorn(probs.detach())
+                    with torch.no_grad():  # on exp(logits / temperature), as lib/routers
+                        plan, iters = sinkhorn((logits.detach() / self.temperature).softmax(-1))
                     self.stats["sinkhorn_iters"] = iters
                     choice = plan.argmax(-1)
                 else:
@@ -173,7 +175,7 @@ class Model(nn.Module):
         routed = set() if dense else set(routed_blocks(a.layers, a.routing_frequency))
         self.blocks = nn.ModuleList([
             Block(d, a.heads, a.experts, i in routed, a.router, a.vocab, a.capacity_factor,
-                  a.seq, std, std_out, gen) for i in range(a.layers)])
+                  a.seq, std, std_out, gen, a.sinkhorn_temperature) for i in range(a.layers)])
         self.ln_f = nn.LayerNorm(d)
         self.w_out = nn.Parameter(torch.randn(d, a.vocab, generator=gen) * std)
 
@@ -214,6 +216,8 @@ def main():
     p.add_argument("--router", default=None, help="dense | sbase | hash | rlr")
     p.add_argument("--routing-frequency", type=float, default=0.5)
     p.add_argument("--capacity-factor", type=float, default=2.0)
+    p.add_argument("--sinkhorn-temperature", type=float, default=0.1,
+                   help="S-BASE balances exp(logits / T) (lib/routers/sbase.ts default 0.1)")
     p.add_argument("--vocab", "--vocab-size", dest="vocab", type=int, default=2048)
     p.add_argument("--seq", "--seq-len", dest="seq", type=int, default=128)
     p.add_argument("--batch", "--batch-size", dest="batch", type=int, default=16)
