@@ -1,0 +1,104 @@
+/**
+ * `deno task reproduce`: fit the release, run (or resume) a preset sweep, fit every law to our
+ * runs, export every figure for both and write OUT/report.html (one self-contained file) and
+ * OUT/summary.json. Rerunning resumes the sweep and rewrites the report.
+ *
+ *   deno task reproduce [--out out/reproduce] [--preset quick | --spec FILE] [--curves PATH] [--restarts 500]
+ *                       [--bootstrap 200] [--bootstrap-restarts 20] [--seed 0] [--skip-sweep]
+ *                       [--sweep-dir DIR] [--workers N] [--scale 2]
+ */
+import { parseArgs } from "node:util";
+import { reproduce } from "../report/mod.ts";
+import { PRESET_NAMES } from "../sweep/mod.ts";
+
+const USAGE = `usage: deno task reproduce [options]
+  --out DIR               output folder (default out/reproduce): report.html, summary.json,
+                          figures/release/*, figures/ours/*, sweep/
+  --preset NAME           sweep preset: ${PRESET_NAMES.join(", ")} (default quick)
+  --spec FILE             a sweep spec (JSON, see deploy/specs/example.json) instead of a preset
+  --curves PATH           the authors' curves.csv.gz (default: $ROUTING_CURVES, else the cached download)
+  --restarts N            random restarts per nonlinear fit (default 500)
+  --bootstrap N           bootstrap resamples per law, 0 for no intervals (default 200)
+  --bootstrap-restarts N  random restarts per bootstrap refit (default 20)
+  --seed N                seed of restarts and resampling (default 0)
+  --skip-sweep            do not train: use the runs already in the sweep folder
+  --sweep-dir DIR         sweep folder (default OUT/sweep)
+  --workers N             sweep processes (default 2 on a machine with 2+ cores)
+  --scale S               PNG pixel density of the exported figures (default 2)`;
+
+function intArg(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) {
+    throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        out: { type: "string" },
+        preset: { type: "string" },
+        spec: { type: "string" },
+        curves: { type: "string" },
+        restarts: { type: "string" },
+        bootstrap: { type: "string" },
+        "bootstrap-restarts": { type: "string" },
+        seed: { type: "string" },
+        "skip-sweep": { type: "boolean", default: false },
+        "sweep-dir": { type: "string" },
+        workers: { type: "string" },
+        scale: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const t0 = performance.now();
+  try {
+    const scale = values.scale === undefined ? undefined : Number(values.scale);
+    if (scale !== undefined && !(Number.isFinite(scale) && scale > 0)) {
+      throw new Error(`--scale must be a positive number, got ${JSON.stringify(values.scale)}`);
+    }
+    const bootstrap = intArg("bootstrap", values.bootstrap, 0);
+    if (bootstrap === 1) throw new Error("--bootstrap must be 0 (no intervals) or >= 2, got 1");
+    const r = await reproduce({
+      out: values.out ?? "out/reproduce",
+      preset: values.preset,
+      spec: values.spec,
+      curves: values.curves,
+      restarts: intArg("restarts", values.restarts, 1),
+      bootstrap,
+      bootstrapRestarts: intArg("bootstrap-restarts", values["bootstrap-restarts"], 1),
+      seed: intArg("seed", values.seed, 0),
+      skipSweep: values["skip-sweep"],
+      sweepDir: values["sweep-dir"],
+      workers: intArg("workers", values.workers, 1),
+      scale,
+      command: `deno task reproduce ${args.join(" ")}`.trim(),
+    });
+    const s = (performance.now() - t0) / 1000;
+    console.log(
+      `report: ${r.report} (${(r.reportBytes / 1e6).toFixed(1)} MB, ${
+        r.figures.release.length + r.figures.ours.length
+      } figures)\nsummary: ${r.summary}\ntotal ${s.toFixed(1)} s`,
+    );
+    return 0;
+  } catch (e) {
+    console.error(`reproduce: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

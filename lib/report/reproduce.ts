@@ -1,0 +1,457 @@
+/**
+ * The kit's main job: fit the release, run (or resume) a preset sweep, fit every law to our runs,
+ * export every figure for both, and write one self-contained report.html plus summary.json.
+ * Every long step keeps its work on disk (the sweep resumes; figures are written one by one) and
+ * the report and summary are replaced atomically, so an interrupted run is simply rerun.
+ */
+import pl from "nodejs-polars";
+import { join, resolve } from "node:path";
+import {
+  analyse,
+  type Analysis,
+  type AnalysisInput,
+  analysisJson,
+  frameAnalysisInput,
+  paperComparison,
+  releaseAnalysisInput,
+} from "../analysis/mod.ts";
+import { exportFigures, FigureRenderer, findChromium, type PlotlyFigure } from "../export/mod.ts";
+import { releaseFigures } from "../figures/mod.ts";
+import { loadRelease, mainSweep, resolveCurvesPath } from "../release/mod.ts";
+import {
+  expandSpec,
+  formatDuration,
+  formatProgress,
+  loadSpecFile,
+  loadSweepCurves,
+  loadSweepResults,
+  preset,
+  runCost,
+  runSweep,
+  sweepMainFrame,
+  type SweepProgress,
+  type SweepSpec,
+} from "../sweep/mod.ts";
+import { checkClaims, type ClaimCheck } from "./claims.ts";
+import { type ReportFigure, reportHtml, type SweepInfo } from "./html.ts";
+import { sweepFigures } from "./figures.ts";
+
+export interface ReproduceOptions {
+  /** Output folder (report.html, summary.json, figures/, sweep/). */
+  out: string;
+  /** Sweep preset (default "quick"). */
+  preset?: string;
+  /** A sweep spec file (JSON) instead of a preset. */
+  spec?: string;
+  /** The authors' curves.csv.gz (default: env ROUTING_CURVES, else the cached download). */
+  curves?: string;
+  /** Sweep folder (default OUT/sweep). */
+  sweepDir?: string;
+  /** Use the runs already in the sweep folder instead of running the sweep. */
+  skipSweep?: boolean;
+  /** Sweep processes (default: 2 when the machine has 2+ cores). */
+  workers?: number;
+  restarts?: number;
+  bootstrap?: number;
+  bootstrapRestarts?: number;
+  seed?: number;
+  /** PNG pixel density of the exported figures (default 2). */
+  scale?: number;
+  /** Progress lines (default console.error). */
+  log?: (line: string) => void;
+  /** Whole-sweep progress (default: throttled lines through `log`). */
+  onSweepProgress?: (p: SweepProgress) => void;
+  /** Shown in the report as the command that made it. */
+  command?: string;
+}
+
+export interface ReproduceResult {
+  report: string;
+  summary: string;
+  reportBytes: number;
+  figures: { release: string[]; ours: string[] };
+  skippedFigures: Record<string, string>;
+  release: Analysis;
+  ours?: Analysis;
+  claims: { release: ClaimCheck[]; ours?: ClaimCheck[] };
+  sweep?: SweepInfo;
+  /** Why our runs could not be fitted (too few runs), when they could not. */
+  fitError?: string;
+  timings: Record<string, number>;
+}
+
+/** Writes `data` to `path` through a temporary file and a rename: readers never see half a file. */
+export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
+    else await Deno.writeFile(tmp, data);
+    await Deno.rename(tmp, path);
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+}
+
+/** Paper names for router names as users may spell them (sbase, rlr, hash, dense, ...). */
+export function paperTechnique(name: string): string {
+  const key = name.toLowerCase().replace(/[^a-z0-9]/g, "");
+  const map: Record<string, string> = {
+    sbase: "S-Base",
+    rlr: "RL-R",
+    hash: "Hash",
+    dense: "Dense",
+  };
+  return map[key] ?? name;
+}
+
+function spanOf(frame: pl.DataFrame): number {
+  const N = frame.getColumn("N").toArray() as number[];
+  return Math.max(...N) / Math.min(...N);
+}
+
+/** Runs the sweep in `workers` processes of `deno task sweep`, printing overall progress. */
+async function sweepInProcesses(
+  spec: SweepSpec,
+  source: string[],
+  dir: string,
+  workers: number,
+  log: (line: string) => void,
+): Promise<void> {
+  const script = new URL("../cli/sweep.ts", import.meta.url).pathname;
+  const runs = expandSpec(spec);
+  const cost = new Map(runs.map((r) => [r.runId, runCost(r.config)]));
+  const finished = () => {
+    const ids = new Set<string>();
+    try {
+      for (const e of Deno.readDirSync(join(dir, "runs"))) {
+        if (!e.name.startsWith(".")) ids.add(e.name);
+      }
+    } catch { /* nothing yet */ }
+    return runs.filter((r) => ids.has(r.runId)).map((r) => r.runId);
+  };
+  const before = new Set(finished());
+  const t0 = performance.now();
+  const children = Array.from({ length: workers }, (_, w) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...source, "--out", dir, "--shard", `${w}/${workers}`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn());
+  // Forward the workers' per-run lines (done / DIVERGED / FAILED), not their step progress.
+  const forward = children.map(async (c, w) => {
+    const reader = c.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += value;
+      const lines = buf.split(/[\r\n]/);
+      buf = lines.pop() ?? "";
+      for (const l of lines) {
+        // deno-lint-ignore no-control-regex
+        const s = l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").trim(); // strip terminal escapes
+        if (/\[sweep\] (done|DIVERGED|FAILED|failed)/.test(s)) log(`  worker ${w}: ${s}`);
+      }
+    }
+  });
+  let last = -1;
+  const timer = setInterval(() => {
+    const done = finished();
+    const now = done.filter((id) => !before.has(id));
+    const elapsed = (performance.now() - t0) / 1000;
+    const costNow = now.reduce((s, id) => s + cost.get(id)!, 0);
+    const left = runs.filter((r) => !done.includes(r.runId)).reduce(
+      (s, r) => s + cost.get(r.runId)!,
+      0,
+    );
+    const eta = costNow > 0 ? (left * elapsed) / costNow : null;
+    if (done.length !== last || Math.round(elapsed) % 60 < 10) {
+      log(
+        `[reproduce] sweep: runs ${done.length}/${runs.length} done | ${
+          formatDuration(elapsed)
+        }, ETA ${formatDuration(eta)}`,
+      );
+      last = done.length;
+    }
+  }, 10_000);
+  try {
+    const codes = await Promise.all(children.map(async (c) => (await c.status).code));
+    await Promise.all(forward);
+    if (codes.some((c) => c !== 0)) {
+      log(
+        `[reproduce] some sweep runs failed (exit codes ${codes.join(", ")}); they are left ` +
+          `out of the fits and a rerun retries them`,
+      );
+    }
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** The kit's main job; see the module comment. */
+export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  if (opts.spec !== undefined && opts.preset !== undefined) {
+    throw new Error("give either a preset or a spec file, not both");
+  }
+  // preset() throws listing the presets when the name is unknown.
+  const spec = opts.spec !== undefined
+    ? await loadSpecFile(opts.spec)
+    : preset(opts.preset ?? "quick");
+  const source = opts.spec !== undefined
+    ? ["--spec", resolve(opts.spec)]
+    : ["--preset", opts.preset ?? "quick"];
+  const presetName = spec.name;
+  const out = resolve(opts.out);
+  const sweepDir = resolve(opts.sweepDir ?? join(out, "sweep"));
+  const restarts = opts.restarts ?? 500;
+  const bootstrap = opts.bootstrap ?? 200;
+  const fitOpts = {
+    restarts,
+    bootstrap,
+    bootstrapRestarts: opts.bootstrapRestarts ?? 20,
+    seed: opts.seed ?? 0,
+  };
+  // Fail before hours of work, not after: Chromium and the release must be there.
+  findChromium();
+  const curves = await resolveCurvesPath({ path: opts.curves });
+  await Deno.mkdir(out, { recursive: true });
+  const timings: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await f();
+    } finally {
+      timings[name] = (performance.now() - t0) / 1000;
+    }
+  };
+
+  // 1. The release.
+  log(`[reproduce] fitting every law to the release (${curves})`);
+  const df = await timed("load release", () => loadRelease({ path: curves }));
+  const relInput = releaseAnalysisInput(df, { source: "the authors' release" });
+  const relA = await timed("fit release", () => analyse(relInput, fitOpts));
+  const relFrame = mainSweep(df);
+  const relClaims = checkClaims(relFrame, relA);
+
+  // 2. The sweep.
+  let sweepWallS = 0;
+  if (!opts.skipSweep) {
+    const workers = opts.workers ??
+      Math.min(2, Math.max(1, navigator.hardwareConcurrency ?? 1));
+    log(
+      `[reproduce] sweep ${presetName}: ${expandSpec(spec).length} runs into ${sweepDir} ` +
+        `(${workers} process${workers > 1 ? "es" : ""}; rerun to resume)`,
+    );
+    const t0 = performance.now();
+    if (workers > 1) {
+      await sweepInProcesses(spec, source, sweepDir, workers, log);
+    } else {
+      let last = 0;
+      const summary = await runSweep(spec, {
+        out: sweepDir,
+        log: (l) => log(l),
+        onProgress: opts.onSweepProgress ?? ((p) => {
+          const now = performance.now();
+          if (p.event === "step" && now - last < 10_000) return;
+          last = now;
+          log(`[reproduce] sweep: ${formatProgress(p)}`);
+        }),
+      });
+      for (const f of summary.failed) {
+        log(`[reproduce] run failed: ${f.label} (${f.runId}): ${f.error}; a rerun retries it`);
+      }
+    }
+    sweepWallS = (performance.now() - t0) / 1000;
+    timings["sweep"] = sweepWallS;
+  }
+
+  // 3. Our runs: the preset's runs in the sweep folder.
+  let ours: {
+    analysis: Analysis;
+    input: AnalysisInput;
+    claims: ClaimCheck[];
+    sweep: SweepInfo;
+    NSpan: number;
+    frame: pl.DataFrame;
+    results: pl.DataFrame;
+  } | undefined;
+  let sweepInfo: SweepInfo | undefined;
+  let fitError: string | undefined;
+  const planned = expandSpec(spec);
+  const ids = new Set(planned.map((r) => r.runId));
+  let all: pl.DataFrame;
+  try {
+    all = loadSweepResults(sweepDir);
+  } catch {
+    all = pl.DataFrame({});
+  }
+  const results = all.height > 0 ? all.filter(pl.col("run_id").isIn([...ids])) : all;
+  if (results.height === 0) {
+    const other = all.height > 0
+      ? ` (it holds ${all.height} runs of other sweeps: ${
+        [...new Set(all.getColumn("sweep").toArray() as string[])].join(", ")
+      }; pass the matching --preset)`
+      : "";
+    const msg = `no runs of preset ${presetName} in ${sweepDir}${other}`;
+    if (opts.skipSweep) {
+      throw new Error(`${msg}: run without --skip-sweep, or point --sweep-dir at a sweep folder`);
+    }
+    log(`[reproduce] ${msg}: the report covers the release only`);
+  } else {
+    const warnings: string[] = [];
+    const raw = sweepMainFrame(results, { warn: (m) => warnings.push(m) });
+    for (const w of warnings) log(`[reproduce] ${w}`);
+    const frame = raw.withColumns(
+      pl.Series(
+        "technique",
+        (raw.getColumn("technique").toArray() as string[]).map(paperTechnique),
+      ),
+    );
+    const Ns = [...new Set(frame.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
+    const input = frameAnalysisInput(frame, `our ${presetName} sweep`);
+    const status = results.getColumn("status").toArray() as string[];
+    const wall = (results.getColumn("wall_s").toArray() as number[]).filter(Number.isFinite);
+    const sweep: SweepInfo = {
+      preset: presetName,
+      dir: sweepDir,
+      planned: planned.length,
+      finished: results.height,
+      diverged: status.filter((s) => s === "diverged").length,
+      trainWallS: wall.reduce((a, b) => a + b, 0),
+      sweepWallS,
+      routers: spec.routers.map(paperTechnique),
+      sizes: spec.sizes.map((s) => `d${s.dModel}L${s.layers}`),
+      experts: spec.experts,
+      tokensPerRun: planned[0].config.steps * planned[0].config.batchSize *
+        planned[0].config.seqLen,
+      NRange: [Ns[0], Ns[Ns.length - 1]],
+    };
+    if (results.height < planned.length) {
+      log(
+        `[reproduce] only ${results.height}/${planned.length} runs of ${presetName} have ` +
+          `results; rerun to finish the sweep`,
+      );
+    }
+    sweepInfo = sweep;
+    log(`[reproduce] fitting every law to our ${results.height} runs`);
+    try {
+      const analysis = await timed("fit ours", () =>
+        analyse(input, {
+          ...fitOpts,
+          // Held out: fit on all but the largest size, predict it (needs 3+ sizes).
+          heldOutMaxN: Ns.length >= 3 ? Ns[Ns.length - 2] : -1,
+        }));
+      ours = {
+        analysis,
+        input,
+        claims: checkClaims(frame, analysis),
+        sweep,
+        NSpan: spanOf(frame),
+        frame,
+        results,
+      };
+    } catch (e) {
+      // Too few runs for a law (e.g. the smoke preset): report the sweep without its fits.
+      fitError = (e as Error).message;
+      log(`[reproduce] cannot fit our runs: ${fitError}; the report shows the sweep without fits`);
+    }
+  }
+
+  // 4. Figures, exported to files, drawn in one browser.
+  log(`[reproduce] building figures`);
+  const relFigs = await timed(
+    "build release figures",
+    () => releaseFigures(df, { restarts, resamples: bootstrap, seed: fitOpts.seed }),
+  );
+  const skippedFigures: Record<string, string> = {};
+  let ourFigs: Record<string, PlotlyFigure> = {};
+  if (ours) {
+    const o = ours;
+    const set = await timed("build our figures", () =>
+      sweepFigures(o.frame, o.analysis, {
+        curves: loadSweepCurves(sweepDir).filter(pl.col("run_id").isIn([...ids])),
+        results: o.results,
+        restarts,
+        seed: fitOpts.seed,
+      }));
+    ourFigs = set.figures;
+    for (const [k, v] of Object.entries(set.skipped)) {
+      skippedFigures[`ours/${k}`] = v;
+      log(`[reproduce] our figure ${k} not drawn: ${v}`);
+    }
+  }
+  const figDir = join(out, "figures");
+  const renderer = await FigureRenderer.launch();
+  const pngs: ReportFigure[] = [];
+  try {
+    for (const [section, figs] of [["release", relFigs], ["ours", ourFigs]] as const) {
+      const dir = join(figDir, section);
+      log(`[reproduce] exporting ${Object.keys(figs).length} figures to ${dir}`);
+      await timed(
+        `export ${section} figures`,
+        () => exportFigures(figs, dir, { renderer, scale: opts.scale ?? 2 }),
+      );
+      // The report embeds 1x PNGs as fallbacks (the 2x files would double its size).
+      for (const [name, figure] of Object.entries(figs)) {
+        pngs.push({ section, name, figure, png: await renderer.toPng(figure, { scale: 1 }) });
+      }
+    }
+  } finally {
+    await renderer.close();
+  }
+
+  // 5. The report and the summary, each replaced in one rename.
+  const html = reportHtml({
+    generatedAt: new Date().toISOString(),
+    command: opts.command ?? `deno task reproduce --out ${opts.out} --preset ${presetName}`,
+    release: { analysis: relA, input: relInput, claims: relClaims, NSpan: spanOf(relFrame) },
+    ours: ours && {
+      analysis: ours.analysis,
+      input: ours.input,
+      claims: ours.claims,
+      sweep: ours.sweep,
+      NSpan: ours.NSpan,
+    },
+    sweep: sweepInfo,
+    fitError,
+    figures: pngs,
+    skippedFigures,
+    timings,
+  });
+  const reportPath = join(out, "report.html");
+  const summaryPath = join(out, "summary.json");
+  const summary = {
+    generated_at: new Date().toISOString(),
+    preset: presetName,
+    options: fitOpts,
+    release: analysisJson(relA),
+    release_vs_paper: paperComparison(relA),
+    ours: ours ? analysisJson(ours.analysis) : null,
+    ours_vs_paper: ours ? paperComparison(ours.analysis) : null,
+    sweep: sweepInfo ?? null,
+    fit_error: fitError ?? null,
+    claims: { release: relClaims, ours: ours?.claims ?? null },
+    figures: { release: Object.keys(relFigs), ours: Object.keys(ourFigs) },
+    figures_skipped: skippedFigures,
+    timings,
+  };
+  await writeAtomic(summaryPath, JSON.stringify(summary, null, 2) + "\n");
+  await writeAtomic(reportPath, html);
+  const reportBytes = (await Deno.stat(reportPath)).size;
+  log(`[reproduce] wrote ${reportPath} (${(reportBytes / 1e6).toFixed(1)} MB) and ${summaryPath}`);
+  return {
+    report: reportPath,
+    summary: summaryPath,
+    reportBytes,
+    figures: { release: Object.keys(relFigs), ours: Object.keys(ourFigs) },
+    skippedFigures,
+    release: relA,
+    ours: ours?.analysis,
+    claims: { release: relClaims, ours: ours?.claims },
+    sweep: sweepInfo,
+    fitError,
+    timings,
+  };
+}
