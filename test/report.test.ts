@@ -58,10 +58,13 @@ const HEADINGS = [
   "Figures from our runs",
 ];
 
-async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
-    env: { ROUTING_CURVES: curvesPath(), NO_COLOR: "1" },
+    env: { ROUTING_CURVES: curvesPath(), NO_COLOR: "1", ...env },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -72,6 +75,7 @@ async function runCli(args: string[]): Promise<{ code: number; out: string; err:
 const FIT_ARGS = ["--restarts", "20", "--bootstrap", "8", "--bootstrap-restarts", "2"];
 
 let tmp: string;
+let cliArgs: string[];
 let first: { code: number; out: string; err: string };
 let html: string;
 // deno-lint-ignore no-explicit-any
@@ -80,7 +84,7 @@ let summary: any;
 beforeAll(async () => {
   tmp = await Deno.makeTempDir({ prefix: "report-test-" });
   await Deno.writeTextFile(join(tmp, "spec.json"), JSON.stringify(SPEC));
-  first = await runCli([
+  cliArgs = [
     "--out",
     join(tmp, "out"),
     "--spec",
@@ -88,7 +92,8 @@ beforeAll(async () => {
     "--workers",
     "2",
     ...FIT_ARGS,
-  ]);
+  ];
+  first = await runCli(cliArgs);
   if (first.code !== 0) throw new Error(`reproduce failed:\n${first.err}\n${first.out}`);
   html = readFileSync(join(tmp, "out", "report.html"), "utf8");
   summary = JSON.parse(readFileSync(join(tmp, "out", "summary.json"), "utf8"));
@@ -254,11 +259,58 @@ describe("deno task reproduce", () => {
     }
   }, 180_000);
 
+  it("a rerun resumes: no run is trained again and the report is replaced whole", async () => {
+    const runsDir = join(tmp, "out", "sweep", "runs");
+    const mtimes = () =>
+      Object.fromEntries(
+        [...Deno.readDirSync(runsDir)].filter((e) => !e.name.startsWith(".")).map((e) => [
+          e.name,
+          statSync(join(runsDir, e.name, "result.parquet")).mtimeMs,
+        ]),
+      );
+    const before = mtimes();
+    expect(Object.keys(before).length).toBe(21);
+    const again = await runCli(cliArgs);
+    expect(again.code, again.err).toBe(0);
+    expect(mtimes()).toEqual(before);
+    expect(again.err).not.toMatch(/worker \d: \[sweep\] done/);
+    const s2 = JSON.parse(readFileSync(join(tmp, "out", "summary.json"), "utf8"));
+    expect(s2.generated_at > summary.generated_at).toBe(true);
+    expect(s2.ours["S-Base"].eq1.a).toBe(summary.ours["S-Base"].eq1.a); // same seed, same fit
+    const html2 = readFileSync(join(tmp, "out", "report.html"), "utf8");
+    expect(html2.trimEnd().endsWith("</html>")).toBe(true);
+    expect([...Deno.readDirSync(join(tmp, "out"))].filter((e) => e.name.includes(".tmp-")))
+      .toEqual([]);
+  }, 180_000);
+
   it("names the valid presets for a bad one, before doing any work", async () => {
     const r = await runCli(["--out", join(tmp, "bad"), "--preset", "nope"]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('Unknown sweep preset "nope"');
     for (const p of ["smoke", "quick", "full", "gpu"]) expect(r.err).toContain(p);
     expect(existsSync(join(tmp, "bad"))).toBe(false);
+  });
+
+  it("says how to install Chromium when there is none, before doing any work", async () => {
+    const r = await runCli(["--out", join(tmp, "nochrome"), "--preset", "smoke"], {
+      CHROMIUM_PATH: join(tmp, "no-such-chromium"),
+    });
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("apt-get install -y chromium");
+    expect(existsSync(join(tmp, "nochrome"))).toBe(false);
+  });
+
+  it("refuses --skip-sweep on a folder without runs of the preset, naming the fix", async () => {
+    const r = await runCli([
+      "--out",
+      join(tmp, "empty"),
+      "--preset",
+      "smoke",
+      "--skip-sweep",
+      ...FIT_ARGS,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("no runs of preset smoke");
+    expect(r.err).toContain("run without --skip-sweep");
   });
 });

@@ -269,7 +269,7 @@ export function reportHtml(c: ReportContent): string {
 
   h2("release-fits", "The paper's fits beside the release refit");
   p(
-    `Eq. (1) refitted to the authors' release (${e(rel.analysis.source)}, seed-42 main sweep) ` +
+    `Eq. (1) refitted to ${e(rel.analysis.source)} (the seed-42 main sweep, as the authors fit) ` +
       `with 95% bootstrap intervals, beside Table 3, the dense fit, N_cutoff and the EPC example.`,
   );
   parts.push(comparisonTable(rel.analysis, "paper", "release refit"));

@@ -104,6 +104,27 @@ export function paperTechnique(name: string): string {
   return map[key] ?? name;
 }
 
+/** The finished runs of `spec` in `dir`, and when there are none, a message saying why. */
+function presetResults(spec: SweepSpec, dir: string) {
+  const planned = expandSpec(spec);
+  const ids = new Set(planned.map((r) => r.runId));
+  let all: pl.DataFrame;
+  try {
+    all = loadSweepResults(dir);
+  } catch {
+    all = pl.DataFrame({});
+  }
+  const results = all.height > 0 ? all.filter(pl.col("run_id").isIn([...ids])) : all;
+  const other = all.height > 0
+    ? ` (it holds ${all.height} runs of other sweeps: ${
+      [...new Set(all.getColumn("sweep").toArray() as string[])].join(", ")
+    }; pass the matching --preset or --spec)`
+    : "";
+  return { planned, ids, results, missing: `no runs of preset ${spec.name} in ${dir}${other}` };
+}
+
+const PAPER_ORDER = ["S-Base", "RL-R", "Hash"];
+
 function spanOf(frame: pl.DataFrame): number {
   const N = frame.getColumn("N").toArray() as number[];
   return Math.max(...N) / Math.min(...N);
@@ -216,6 +237,14 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
   // Fail before hours of work, not after: Chromium and the release must be there.
   findChromium();
   const curves = await resolveCurvesPath({ path: opts.curves });
+  if (opts.skipSweep) {
+    const { results, missing } = presetResults(spec, sweepDir);
+    if (results.height === 0) {
+      throw new Error(
+        `${missing}: run without --skip-sweep, or point --sweep-dir at a sweep folder`,
+      );
+    }
+  }
   await Deno.mkdir(out, { recursive: true });
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
@@ -279,36 +308,23 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
   } | undefined;
   let sweepInfo: SweepInfo | undefined;
   let fitError: string | undefined;
-  const planned = expandSpec(spec);
-  const ids = new Set(planned.map((r) => r.runId));
-  let all: pl.DataFrame;
-  try {
-    all = loadSweepResults(sweepDir);
-  } catch {
-    all = pl.DataFrame({});
-  }
-  const results = all.height > 0 ? all.filter(pl.col("run_id").isIn([...ids])) : all;
+  const { planned, ids, results, missing } = presetResults(spec, sweepDir);
   if (results.height === 0) {
-    const other = all.height > 0
-      ? ` (it holds ${all.height} runs of other sweeps: ${
-        [...new Set(all.getColumn("sweep").toArray() as string[])].join(", ")
-      }; pass the matching --preset)`
-      : "";
-    const msg = `no runs of preset ${presetName} in ${sweepDir}${other}`;
-    if (opts.skipSweep) {
-      throw new Error(`${msg}: run without --skip-sweep, or point --sweep-dir at a sweep folder`);
-    }
-    log(`[reproduce] ${msg}: the report covers the release only`);
+    log(`[reproduce] ${missing}: the report covers the release only`);
   } else {
     const warnings: string[] = [];
     const raw = sweepMainFrame(results, { warn: (m) => warnings.push(m) });
     for (const w of warnings) log(`[reproduce] ${w}`);
+    // Paper names, in the paper's order (S-BASE, RL-R, Hash, then any other router).
+    const names = (raw.getColumn("technique").toArray() as string[]).map(paperTechnique);
+    const rank = names.map((t) => {
+      const i = PAPER_ORDER.indexOf(t);
+      return i >= 0 ? i : PAPER_ORDER.length;
+    });
     const frame = raw.withColumns(
-      pl.Series(
-        "technique",
-        (raw.getColumn("technique").toArray() as string[]).map(paperTechnique),
-      ),
-    );
+      pl.Series("technique", names),
+      pl.Series("technique_rank", rank),
+    ).sort(["technique_rank", "technique", "N", "E"]).drop("technique_rank");
     const Ns = [...new Set(frame.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
     const input = frameAnalysisInput(frame, `our ${presetName} sweep`);
     const status = results.getColumn("status").toArray() as string[];
