@@ -20,6 +20,10 @@ if [ "${SLURM_SETUP_STOP:-}" = 1 ]; then
   for d in slurmd slurmctld munged; do
     for p in $(pidof_exact "$d"); do kill "$p" || true; done
   done
+  for _ in $(seq 100); do
+    [ -z "$(pidof_exact slurmd)$(pidof_exact slurmctld)$(pidof_exact munged)" ] && break
+    sleep 0.1
+  done
   echo "slurm stopped"
   exit 0
 fi
