@@ -112,7 +112,16 @@ export function sweepFigures(
       const experts = [...new Set(frame.getColumn("E").toArray() as number[])].sort((a, b) =>
         a - b
       );
-      return trainingCurvesFigure(c, { technique: first, experts });
+      const f = trainingCurvesFigure(c, { technique: first, experts });
+      // The release's axes tick once a decade; our runs span less than one: let plotly tick.
+      const layout: Record<string, unknown> = { ...f.layout };
+      for (const [k, v] of Object.entries(layout)) {
+        if (k.startsWith("xaxis") && v && typeof v === "object") {
+          const { dtick: _drop, ...rest } = v as Record<string, unknown>;
+          layout[k] = rest;
+        }
+      }
+      return { ...f, layout };
     });
   } else {
     skipped.training_curves = "no loss curves in the sweep folder";
