@@ -391,6 +391,15 @@ describe("sweep engine", () => {
     expect(resultMap(out)).toEqual(resultMap(reference));
   });
 
+  it("--workers 2 runs two local sub-shards with the same results", async () => {
+    const out = `${tmp()}/workers`;
+    const r = await cli(["--spec", `${reference}.spec.json`, "--out", out, "--workers", "2"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/3 runs in shard 0\/2/);
+    expect(r.stderr).toMatch(/3 runs in shard 1\/2/);
+    expect(resultMap(out)).toEqual(resultMap(reference));
+  });
+
   it("records a diverged run as diverged and leaves it out of fits with a warning", async () => {
     const out = tmp();
     const spec = {
