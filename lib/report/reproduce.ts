@@ -176,6 +176,18 @@ async function sweepInProcesses(
       }
     }
   });
+  // Interrupted (Ctrl-C, kill): stop the workers too. Their runs resume from checkpoints on the
+  // next invocation; without this, orphaned workers would hold their runs' locks meanwhile.
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const stop = () => {
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* already gone */ }
+    }
+    Deno.exit(130);
+  };
+  for (const sig of signals) Deno.addSignalListener(sig, stop);
   let last = -1;
   const timer = setInterval(() => {
     const done = finished();
@@ -207,6 +219,7 @@ async function sweepInProcesses(
     }
   } finally {
     clearInterval(timer);
+    for (const sig of signals) Deno.removeSignalListener(sig, stop);
   }
 }
 
