@@ -7,7 +7,7 @@
  * GFLOP/s = 3 x forward FLOPs per token (lib/counting's F: 2 x active parameters + unembedding +
  * attention) x tokens/s. Prints a table, or with --json one JSON object per configuration.
  *
- *   deno task bench [--json] [--threads 2] [--torch-threads 2] [--steps N] [--d 64,256]
+ *   deno task bench [--json] [--threads 1] [--torch-threads 2] [--steps N] [--d 64,256]
  *                   [--experts 8,64] [--routers sbase,hash,rlr] [--no-torch]
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
       "no-torch": { type: "boolean" },
     },
   });
-  const threads = Number(values.threads ?? 2);
+  const threads = Number(values.threads ?? 1);
   const torchThreads = Number(values["torch-threads"] ?? 2);
   const dims = (values.d ?? "64,256").split(",").map(Number);
   const expertsList = (values.experts ?? "8,64").split(",").map(Number);
