@@ -297,3 +297,40 @@ describe("overfitting", () => {
     model.dispose();
   });
 });
+
+describe("backends", () => {
+  it("cpu and wasm give the same loss and gradients for the same seed and batch", async () => {
+    const batch = randomBatch(31);
+    const results: Record<string, { loss: number; grads: Float32Array[] }> = {};
+    // (webgpu cannot run the model's synchronous routing read-backs under Deno; the device code
+    // path it would use is checked against the host path on cpu above.)
+    for (const name of ["cpu", "wasm"] as const) {
+      await initBackend(name);
+      const model = tiny("sbase", 4, { R: 1 });
+      const vars = model.namedVariables().map((n) => n.variable);
+      results[name] = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(
+          () => model.forward(batch, { training: true, rng: new Rng(1) }).loss,
+          vars,
+        );
+        return {
+          loss: value.dataSync()[0],
+          grads: vars.map((v) => grads[v.name].dataSync() as Float32Array),
+        };
+      });
+      model.dispose();
+    }
+    await initBackend("cpu");
+    const ref = results.cpu;
+    expect(ref.loss).toBeGreaterThan(5);
+    for (const name of ["wasm"]) {
+      const r = results[name];
+      expect(Math.abs(r.loss - ref.loss), name).toBeLessThan(1e-4);
+      r.grads.forEach((g, i) => {
+        let scale = 0;
+        for (const x of ref.grads[i]) scale = Math.max(scale, Math.abs(x));
+        expect(maxAbsDiff(g, ref.grads[i]), `${name} grad ${i}`).toBeLessThan(1e-3 * scale + 1e-6);
+      });
+    }
+  });
+});

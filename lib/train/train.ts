@@ -249,7 +249,18 @@ export async function train(
 ): Promise<TrainResult> {
   const config = resolveConfig(partial);
   const factory = resolveRouter(config.router);
-  const backendInfo = await initBackend(config.backend, { threads: config.threads });
+  let backendInfo = await initBackend(config.backend, { threads: config.threads });
+  if (backendInfo.name === "webgpu") {
+    // Routing decisions are read back mid-forward (dataSync) inside tf.variableGrads, and
+    // tfjs-webgpu cannot read synchronously under Deno (no OffscreenCanvas).
+    if (config.backend === "webgpu") {
+      throw new Error(
+        "training on the webgpu backend is not supported yet: routers read their decisions back " +
+          "synchronously (dataSync), which tfjs-webgpu cannot do under Deno; use backend wasm or cpu",
+      );
+    }
+    backendInfo = await initBackend("wasm", { threads: config.threads });
+  }
   const backend = backendInfo.name;
   const capacityFactor = config.capacityFactor ?? factory.defaultCapacityFactor ?? 2;
   const isDense = factory.countingLabel === "Dense";
