@@ -42,6 +42,15 @@ export interface SweepInfo {
   experts: number[];
   tokensPerRun: number;
   NRange: [number, number];
+  /** One entry per finished run. */
+  runs?: {
+    label: string;
+    N: number;
+    P: number;
+    val_loss: number;
+    status: string;
+    wall_s: number;
+  }[];
 }
 
 export interface ReportContent {
@@ -310,6 +319,23 @@ export function reportHtml(c: ReportContent): string {
         ["sweep wall time in this invocation", `${(s.sweepWallS / 60).toFixed(1)} min`],
       ]),
     );
+    if (s.runs?.length) {
+      parts.push(
+        `<details><summary>Every run (${s.runs.length})</summary>`,
+        table(
+          ["run", "N (dense params)", "P (all params)", "val loss", "status", "train s"],
+          s.runs.map((r) => [
+            r.label,
+            fmt(r.N),
+            fmt(r.P),
+            fmt(r.val_loss, 5),
+            r.status,
+            fmt(r.wall_s),
+          ]),
+        ),
+        `</details>`,
+      );
+    }
   } else {
     p("No sweep results: this report covers the release only.");
   }

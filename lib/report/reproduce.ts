@@ -356,6 +356,14 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
       tokensPerRun: planned[0].config.steps * planned[0].config.batchSize *
         planned[0].config.seqLen,
       NRange: [Ns[0], Ns[Ns.length - 1]],
+      runs: (results.sort("label").toRecords() as Record<string, unknown>[]).map((r) => ({
+        label: String(r.label),
+        N: Number(r.N),
+        P: Number(r.P),
+        val_loss: Number(r.val_loss),
+        status: String(r.status),
+        wall_s: Number(r.wall_s),
+      })),
     };
     if (results.height < planned.length) {
       log(
