@@ -109,7 +109,8 @@ describe("deno task reproduce", () => {
     expect(planned).toBe(21);
     expect(summary.sweep.finished).toBe(planned);
     expect(summary.sweep.planned).toBe(planned);
-    expect(first.err).toMatch(/\[reproduce\] sweep: runs \d+\/21 done/);
+    expect(first.err).toMatch(/\[reproduce\] sweep: runs 0\/21 done/);
+    expect(first.err).toMatch(/\[reproduce\] sweep: runs 21\/21 done/);
     for (const t of ["S-Base", "RL-R", "Hash"]) {
       const eq1 = summary.ours[t].eq1;
       for (const k of ["a", "b", "c", "d", "E_start", "E_max"]) {

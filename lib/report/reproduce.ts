@@ -189,7 +189,7 @@ async function sweepInProcesses(
   };
   for (const sig of signals) Deno.addSignalListener(sig, stop);
   let last = -1;
-  const timer = setInterval(() => {
+  const progress = (force: boolean) => {
     const done = finished();
     const now = done.filter((id) => !before.has(id));
     const elapsed = (performance.now() - t0) / 1000;
@@ -199,7 +199,7 @@ async function sweepInProcesses(
       0,
     );
     const eta = costNow > 0 ? (left * elapsed) / costNow : null;
-    if (done.length !== last || Math.round(elapsed) % 60 < 10) {
+    if (force || done.length !== last || Math.round(elapsed) % 60 < 10) {
       log(
         `[reproduce] sweep: runs ${done.length}/${runs.length} done | ${
           formatDuration(elapsed)
@@ -207,10 +207,13 @@ async function sweepInProcesses(
       );
       last = done.length;
     }
-  }, 10_000);
+  };
+  progress(true);
+  const timer = setInterval(() => progress(false), 10_000);
   try {
     const codes = await Promise.all(children.map(async (c) => (await c.status).code));
     await Promise.all(forward);
+    progress(true);
     if (codes.some((c) => c !== 0)) {
       log(
         `[reproduce] some sweep runs failed (exit codes ${codes.join(", ")}); they are left ` +
