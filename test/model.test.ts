@@ -302,8 +302,7 @@ describe("backends", () => {
   it("cpu and wasm give the same loss and gradients for the same seed and batch", async () => {
     const batch = randomBatch(31);
     const results: Record<string, { loss: number; grads: Float32Array[] }> = {};
-    // (webgpu cannot run the model's synchronous routing read-backs under Deno; the device code
-    // path it would use is checked against the host path on cpu above.)
+    // (webgpu, with its two-pass routing, is compared with both in test/webgpu.test.ts.)
     for (const name of ["cpu", "wasm"] as const) {
       await initBackend(name);
       const model = tiny("sbase", 4, { R: 1 });

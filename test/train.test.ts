@@ -181,13 +181,6 @@ describe("configuration errors", () => {
     });
   }
 
-  it("refuses to train on webgpu with a clear message", async () => {
-    await expect(train({ ...TINY, backend: "webgpu", steps: 1 })).rejects.toThrow(
-      /not supported yet.*use backend wasm or cpu/,
-    );
-    await initBackend("cpu");
-  });
-
   it("rejects a model too large for the 4 GiB wasm heap before allocating it", async () => {
     await expect(
       train({ router: "sbase", experts: 64, dModel: 512, layers: 8, backend: "cpu" }),

@@ -1,5 +1,6 @@
 /** The routed transformer language model and its differentiable building blocks. */
 export {
+  type ForwardOptions,
   type ForwardResult,
   type LayerRouting,
   type ModelConfig,
@@ -7,6 +8,7 @@ export {
   routerSeed,
   TransformerLM,
 } from "./model.ts";
+export { PendingRead, ReadCache, withReadCache } from "./readback.ts";
 export { type Dispatch, dispatch, expertCapacity, routedFfn } from "./moe.ts";
 export { attentionHost, attentionReference, causalAttention, causalMask } from "./attention.ts";
 export {

@@ -24,11 +24,20 @@ import {
   routedBlocks,
   totalParameterCount,
 } from "../counting/mod.ts";
-import type { Router, RouterFactory, RouterMetrics } from "../routers/types.ts";
+import type { Router, RouterFactory, RouterMetrics, Routing } from "../routers/types.ts";
 import { Rng } from "../util/random.ts";
 import { causalAttention } from "./attention.ts";
 import { dispatch, expertCapacity, routedFfn } from "./moe.ts";
-import { crossEntropy, embedding, gelu, layerNorm, linear, stopGradient } from "./ops.ts";
+import { PendingRead, ReadCache, withReadCache } from "./readback.ts";
+import {
+  crossEntropy,
+  embedding,
+  gelu,
+  isHostBackend,
+  layerNorm,
+  linear,
+  stopGradient,
+} from "./ops.ts";
 
 export interface ModelConfig {
   vocabSize: number;
@@ -70,6 +79,17 @@ export interface ForwardResult {
   /** loss + routers' auxiliary and policy losses: what training minimises. */
   objective: tf.Scalar;
   routing: LayerRouting[];
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  /** The run's routing RNG (RL-R samples from it). */
+  rng: Rng;
+  /**
+   * Router read-backs recorded by `forwardAsync` for this batch and RNG state: the routers take
+   * the same decisions without reading synchronously (webgpu). Omit on wasm/cpu.
+   */
+  reads?: ReadCache;
 }
 
 export interface NamedVariable {
@@ -217,7 +237,66 @@ export class TransformerLM {
    * batch: Int32Array [B * (S + 1)] row-major windows (inputs = first S, targets = last S).
    * Returns tensors owned by the caller (run inside tf.tidy / tf.variableGrads).
    */
-  forward(batch: Int32Array, opts: { training: boolean; rng: Rng }): ForwardResult {
+  forward(batch: Int32Array, opts: ForwardOptions): ForwardResult {
+    const s = this.forwardSteps(batch, opts, false).next();
+    if (!s.done) {
+      s.value.dispose();
+      throw new Error(
+        "a router read tensor values synchronously, which this backend cannot do: on webgpu run " +
+          "forwardAsync (or trainStepAsync / evaluateAsync) first and pass its `reads`",
+      );
+    }
+    return s.value!;
+  }
+
+  /**
+   * The forward pass on any backend, outside a gradient tape: the routers' read-backs are awaited
+   * (see readback.ts). `use` receives the outputs before they are freed (e.g. to await a loss);
+   * `reads` replays the routers' decisions in a taped `forward` of the same batch: restore
+   * opts.rng to its state before this call first (this call advances it as a single pass would).
+   * `routingOnly`: stop after the last routed block (value undefined).
+   */
+  async forwardAsync<T = undefined>(
+    batch: Int32Array,
+    opts: { training: boolean; rng: Rng; routingOnly?: boolean },
+    use?: (out: ForwardResult) => T | Promise<T>,
+  ): Promise<{ reads: ReadCache; value: T | undefined }> {
+    const reads = new ReadCache();
+    let value: T | undefined;
+    tf.engine().startScope();
+    try {
+      const gen = this.forwardSteps(batch, { ...opts, reads }, opts.routingOnly ?? false);
+      for (;;) {
+        const s = gen.next();
+        if (s.done) {
+          if (s.value && use) value = await use(s.value);
+          break;
+        }
+        try {
+          reads.values.push(await s.value.data() as Float32Array);
+        } finally {
+          s.value.dispose();
+        }
+      }
+    } finally {
+      tf.engine().endScope();
+    }
+    reads.pos = 0;
+    reads.filling = false;
+    return { reads, value };
+  }
+
+  /**
+   * The forward pass as a generator: yields a tensor whose values a router needs (pass 1 on
+   * backends without synchronous read-back; the caller stores them in opts.reads and resumes),
+   * returns the outputs (null when `routingOnly` stops it after the last routed block).
+   */
+  private *forwardSteps(
+    batch: Int32Array,
+    opts: ForwardOptions,
+    routingOnly: boolean,
+  ): Generator<tf.Tensor, ForwardResult | null, void> {
+    if (routingOnly && this.routedBlockIndices.length === 0) return null;
     const { seqLen: S, heads, k } = this.config;
     const W = S + 1;
     if (batch.length % W !== 0) {
@@ -252,13 +331,37 @@ export class TransformerLM {
         continue;
       }
       const E = blk.w1.length;
-      const r = blk.router.route(f, ids, {
-        training: opts.training,
-        experts: E,
-        k,
-        layer: blk.routedIndex,
-        rng: opts.rng,
-      });
+      const router = blk.router;
+      const rc = { training: opts.training, experts: E, k, layer: blk.routedIndex, rng: opts.rng };
+      let r: Routing;
+      if (!opts.reads) {
+        try {
+          r = router.route(f, ids, rc);
+        } catch (e) {
+          if (isHostBackend()) throw e;
+          throw new Error(
+            `router "${router.name}" failed on the ${tf.getBackend()} backend, which cannot read ` +
+              `tensors synchronously: run the pass through forwardAsync and pass its reads ` +
+              `(${(e as Error).message})`,
+          );
+        }
+      } else {
+        const reads = opts.reads;
+        for (;;) {
+          // A router call that needs values not yet read is retried once they are, from the
+          // same RNG state and the same position in the reads.
+          const mark = reads.pos, rngState = opts.rng.getState();
+          try {
+            r = withReadCache(reads, () => router.route(f, ids, rc));
+            break;
+          } catch (e) {
+            if (!(e instanceof PendingRead)) throw e;
+            reads.pos = mark;
+            opts.rng.setState(rngState);
+            yield e.tensor;
+          }
+        }
+      }
       const cap = expertCapacity(T, E, k, this.config.capacityFactor);
       const disp = dispatch(r.expertIndex, T, k, E, cap);
       const y = routedFfn(
@@ -281,7 +384,11 @@ export class TransformerLM {
         metrics: r.metrics ?? {},
         expertIndex: r.expertIndex,
       });
+      if (routingOnly && i === this.routedBlockIndices[this.routedBlockIndices.length - 1]) {
+        return null;
+      }
     }
+    if (routingOnly) return null;
     const hf = layerNorm(x, this.lnfG as tf.Tensor1D, this.lnfB as tf.Tensor1D);
     const logits = linear(hf, this.wOut as tf.Tensor2D); // [T, V]
     const tokenLoss = crossEntropy(logits, targets); // [T]

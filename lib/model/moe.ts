@@ -107,7 +107,7 @@ export function routedFfn(
       const W1 = args.slice(off, off + E) as tf.Tensor2D[];
       const W2 = args.slice(off + E, off + 2 * E) as tf.Tensor2D[];
       const hData = host ? (hIn.dataSync() as Float32Array) : null;
-      const cData = cIn ? (cIn.dataSync() as Float32Array) : null; // [T * k]
+      const cData = host && cIn ? (cIn.dataSync() as Float32Array) : null; // [T * k]
       const save = args[args.length - 1] as SaveFn;
       // Tensors the backward pass needs, saved through tfjs (the forward runs inside tf.tidy):
       // per used expert X, H, A, Y at slot[e] .. slot[e] + 3, then W1[e], W2[e] at wslot[e], and the

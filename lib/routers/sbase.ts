@@ -49,13 +49,13 @@ export const sbase: RouterFactory = Object.assign(
         const E = ctx.experts;
         const logits = linear(x, w as unknown as tf.Tensor2D); // [T, E]
         const probs = tf.softmax(logits) as tf.Tensor2D; // [T, E]
-        const p = softmaxRows(logits.dataSync() as Float32Array, T, E);
+        const raw = logits.dataSync() as Float32Array; // the one read-back (see lib/model/readback.ts)
+        const p = softmaxRows(raw, T, E);
         let expertIndex: Int32Array;
         let iterations = 0, error = 0;
         if (ctx.training) {
           // Balanced matrix diag(u) K diag(v), K = exp(logits - row max) = p up to row scales,
           // which Sinkhorn's row scaling absorbs; the top-k of a row only needs K_te v_e.
-          const raw = logits.dataSync() as Float32Array;
           const K = temperature === 1 ? p : softmaxRows(raw.map((l) => l / temperature), T, E);
           const r = sinkhorn(K, T, E, tol, maxIt);
           iterations = r.iterations, error = r.error;

@@ -56,6 +56,15 @@ export class AdamW {
     };
   }
 
+  /** moments(i) without synchronous read-back (webgpu). */
+  async momentsAsync(i: number): Promise<{ m: Float32Array; v: Float32Array }> {
+    if (this.host) return this.moments(i);
+    return {
+      m: await this.mDev[i].data() as Float32Array,
+      v: await this.vDev[i].data() as Float32Array,
+    };
+  }
+
   setMoments(i: number, m: Float32Array, v: Float32Array): void {
     const n = this.vars[i].variable.size;
     if (m.length !== n || v.length !== n) {

@@ -1,6 +1,7 @@
 /** Training: train() (AdamW, warmup + cosine, clipping, evaluation, checkpoints, router metrics). */
 export {
   evaluate,
+  evaluateAsync,
   type RouterLayerMetrics,
   subSeed,
   train,
@@ -9,6 +10,7 @@ export {
   type TrainProgress,
   type TrainResult,
   trainStep,
+  trainStepAsync,
 } from "./train.ts";
 export {
   type BackendName,

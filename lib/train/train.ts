@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, initBackend } from "../backend/mod.ts";
 import { BatchSampler, evalBatches, getTokenStreams } from "../corpus/mod.ts";
-import { type LayerRouting, TransformerLM } from "../model/mod.ts";
+import { isHostBackend, type LayerRouting, TransformerLM } from "../model/mod.ts";
 import { resolveRouter, type RouterFactory } from "../routers/mod.ts";
 import { Rng } from "../util/random.ts";
 import { AdamW, learningRate } from "./adamw.ts";
@@ -228,6 +228,62 @@ export function trainStep(
   return { loss, routing };
 }
 
+/**
+ * trainStep on any backend. On wasm/cpu it is trainStep. On backends without synchronous
+ * read-back (webgpu) it runs two passes: an untaped forward up to the last routed block that
+ * awaits the routers' read-backs and records them (the routing RNG is rewound after it), then the
+ * taped forward/backward replaying those decisions (lib/model/readback.ts); the loss and the
+ * gradient norm are read back asynchronously after the backward pass, before the update.
+ * Same seed and batch: the same decisions, loss and update as a single pass.
+ */
+export async function trainStepAsync(
+  model: TransformerLM,
+  opt: AdamW,
+  batch: Int32Array,
+  o: { lr: number; gradClip: number; rng: Rng; varList?: tf.Variable[] },
+): Promise<{ loss: number; routing: LayerRouting[] }> {
+  if (isHostBackend()) return trainStep(model, opt, batch, o);
+  const varList = o.varList ?? model.namedVariables().map((n) => n.variable);
+  const rngState = o.rng.getState();
+  const { reads } = await model.forwardAsync(batch, {
+    training: true,
+    rng: o.rng,
+    routingOnly: true,
+  });
+  o.rng.setState(rngState);
+  let routing: LayerRouting[] = [];
+  const { grads, stats } = tf.tidy(() => {
+    let lmLoss: tf.Scalar | null = null;
+    const { grads } = tf.variableGrads(() => {
+      const out = model.forward(batch, { training: true, rng: o.rng, reads });
+      routing = out.routing;
+      lmLoss = tf.keep(out.loss);
+      return out.objective;
+    }, varList);
+    // Summed pairwise: tfjs-webgpu 4.22's AddN of many inputs exceeds the adapter's storage
+    // buffers per shader, and the failed pipeline turns the whole submission's results to 0.
+    const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)))
+      .reduce((a, b) => tf.add(a, b)) as tf.Scalar;
+    const stats = [lmLoss as unknown as tf.Scalar, sq]; // the loss and the squared gradient norm
+    return { grads, stats };
+  });
+  try {
+    const [[l], [sq]] = await Promise.all(stats.map((t) => t.data()));
+    if (!Number.isFinite(l)) return { loss: l, routing };
+    let scale = 1;
+    if (o.gradClip > 0) {
+      const norm = Math.sqrt(sq);
+      if (!Number.isFinite(norm)) return { loss: NaN, routing };
+      if (norm > o.gradClip) scale = o.gradClip / norm;
+    }
+    opt.apply(grads, o.lr, scale);
+    return { loss: l, routing };
+  } finally {
+    tf.dispose(stats);
+    tf.dispose(Object.values(grads));
+  }
+}
+
 /** Mean cross-entropy over the given evaluation batches (no routing randomness). */
 export function evaluate(model: TransformerLM, batches: Int32Array[]): number {
   let sum = 0, n = 0;
@@ -243,24 +299,30 @@ export function evaluate(model: TransformerLM, batches: Int32Array[]): number {
   return sum / n;
 }
 
+/** evaluate on any backend (read-backs awaited; on wasm/cpu the same numbers as evaluate). */
+export async function evaluateAsync(model: TransformerLM, batches: Int32Array[]): Promise<number> {
+  if (isHostBackend()) return evaluate(model, batches);
+  let sum = 0, n = 0;
+  const rng = new Rng(0);
+  for (const b of batches) {
+    const { value } = await model.forwardAsync(
+      b,
+      { training: false, rng },
+      async (out) => (await tf.sum(out.tokenLoss).data())[0],
+    );
+    sum += value!;
+    n += (b.length / (model.config.seqLen + 1)) * model.config.seqLen;
+  }
+  return sum / n;
+}
+
 export async function train(
   partial: Partial<TrainConfig>,
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
   const config = resolveConfig(partial);
   const factory = resolveRouter(config.router);
-  let backendInfo = await initBackend(config.backend, { threads: config.threads });
-  if (backendInfo.name === "webgpu") {
-    // Routing decisions are read back mid-forward (dataSync) inside tf.variableGrads, and
-    // tfjs-webgpu cannot read synchronously under Deno (no OffscreenCanvas).
-    if (config.backend === "webgpu") {
-      throw new Error(
-        "training on the webgpu backend is not supported yet: routers read their decisions back " +
-          "synchronously (dataSync), which tfjs-webgpu cannot do under Deno; use backend wasm or cpu",
-      );
-    }
-    backendInfo = await initBackend("wasm", { threads: config.threads });
-  }
+  const backendInfo = await initBackend(config.backend, { threads: config.threads });
   const backend = backendInfo.name;
   const capacityFactor = config.capacityFactor ?? factory.defaultCapacityFactor ?? 2;
   const isDense = factory.countingLabel === "Dense";
@@ -379,16 +441,16 @@ export async function train(
     }
   }
   const checkpointEvery = opts.checkpointEvery ?? config.evalEvery;
-  const saveCheckpoint = () => {
+  const saveCheckpoint = async () => {
     if (!opts.checkpointDir) return;
     const tensors: { name: string; shape: number[]; data: Float32Array }[] = [];
-    named.forEach(({ name: n, variable }, i) => {
-      const { m, v } = opt.moments(i);
+    for (const [i, { name: n, variable }] of named.entries()) {
+      const { m, v } = await opt.momentsAsync(i);
       const shape = variable.shape;
-      tensors.push({ name: `param/${n}`, shape, data: variable.dataSync() as Float32Array });
+      tensors.push({ name: `param/${n}`, shape, data: await variable.data() as Float32Array });
       tensors.push({ name: `adam_m/${n}`, shape, data: m });
       tensors.push({ name: `adam_v/${n}`, shape, data: v });
-    });
+    }
     const header: CheckpointHeader = {
       version: 1,
       step,
@@ -406,11 +468,12 @@ export async function train(
     writeCheckpoint(opts.checkpointDir, header, tensors);
   };
 
-  const runEval = () => {
-    valLoss = evaluate(model, evalSets.all);
-    valBySource = Object.fromEntries(
-      Object.entries(evalSets.bySource).map(([k, b]) => [k, evaluate(model, b)]),
-    );
+  const runEval = async () => {
+    valLoss = await evaluateAsync(model, evalSets.all);
+    valBySource = {};
+    for (const [k, b] of Object.entries(evalSets.bySource)) {
+      valBySource[k] = await evaluateAsync(model, b);
+    }
   };
 
   const window = new MetricWindow();
@@ -423,7 +486,7 @@ export async function train(
     const batch = sampler.next();
     const lr = learningRate(step + 1, config);
     const ts = performance.now();
-    const { loss, routing } = trainStep(model, opt, batch, {
+    const { loss, routing } = await trainStepAsync(model, opt, batch, {
       lr,
       gradClip: config.gradClip,
       rng: routingRng,
@@ -443,7 +506,7 @@ export async function train(
     window.add(routing);
     const isEval = step === config.steps || (config.evalEvery > 0 && step % config.evalEvery === 0);
     if (isEval) {
-      runEval();
+      await runEval();
       lastRouterMetrics = window.summary();
       window.reset();
     }
@@ -461,12 +524,12 @@ export async function train(
     });
     const stopNow = opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter;
     if ((checkpointEvery > 0 && step % checkpointEvery === 0) || step === config.steps || stopNow) {
-      saveCheckpoint();
+      await saveCheckpoint();
     }
     if (stopNow) break;
   }
   if (window.size > 0) lastRouterMetrics = window.summary();
-  if (!diverged && Number.isNaN(valLoss)) runEval();
+  if (!diverged && Number.isNaN(valLoss)) await runEval();
   const counts = model.counts();
   const result: TrainResult = {
     val_loss: valLoss,
