@@ -17,7 +17,7 @@ import {
   type RouterSpec,
   topKRows,
 } from "../lib/routers/mod.ts";
-import { train, type TrainConfig } from "../lib/train/mod.ts";
+import { readCheckpoint, train, type TrainConfig } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
 
 const V = 300, S = 16, B = 2;
@@ -224,6 +224,39 @@ describe("train() on webgpu", () => {
       expect(new Set(counts.slice(1)).size).toBe(1);
     });
   }
+
+  it("a run stopped after 2 steps and resumed equals an uninterrupted 4-step run", async () => {
+    const cfg: Partial<TrainConfig> = {
+      ...TINY,
+      router: "rlr",
+      experts: 4,
+      routingFrequency: 0.5,
+      backend: "webgpu",
+    };
+    const dirA = Deno.makeTempDirSync({ prefix: "webgpu-ck-a-" });
+    const dirB = Deno.makeTempDirSync({ prefix: "webgpu-ck-b-" });
+    const a = await train(cfg, { quiet: true, checkpointDir: dirA, checkpointEvery: 100 });
+    const b1 = await train(cfg, { quiet: true, checkpointDir: dirB, stopAfter: 2 });
+    expect(b1.steps).toBe(2);
+    const b2 = await train(cfg, { quiet: true, checkpointDir: dirB, checkpointEvery: 100 });
+    expect(b2.resumed_from).toBe(2);
+    expect(b2.curve.map((c) => c.train_loss)).toEqual(a.curve.map((c) => c.train_loss));
+    expect(b2.val_loss).toBe(a.val_loss);
+    const ca = readCheckpoint(dirA)!, cb = readCheckpoint(dirB)!;
+    for (const [k, t] of ca.tensors) {
+      expect(Array.from(cb.tensors.get(k)!.data), k).toEqual(Array.from(t.data));
+    }
+    // The Adam moments were read back from the device: not all zero after 4 steps.
+    expect(ca.tensors.get("adam_v/w_out")!.data.some((x) => x > 0)).toBe(true);
+  });
+
+  it("a synchronous forward of a learned router fails with a clear message on webgpu", async () => {
+    await initBackend("webgpu");
+    const m = model("sbase", 4);
+    expect(() => tf.tidy(() => m.forward(batchOf(1), { training: true, rng: new Rng(1) }).loss))
+      .toThrow(/router "sbase" failed on the webgpu backend.*forwardAsync/);
+    m.dispose();
+  });
 
   it("deno task train --backend webgpu --steps 3 --json works", () => {
     const out = execFileSync(Deno.execPath(), [
