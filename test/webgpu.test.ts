@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { type BackendInfo, initBackend } from "../lib/backend/mod.ts";
+import { wouldSplitK } from "../lib/backend/webgpu_deterministic.ts";
 import { isHostBackend, linear, type ReadCache, TransformerLM } from "../lib/model/mod.ts";
 import {
   pickChosen,
@@ -176,6 +177,38 @@ describe("webgpu training (software adapter)", () => {
       }
     });
   }
+});
+
+describe("webgpu determinism", () => {
+  it("a long-inner-dimension matMul gives the same bits every run (no split-K atomics)", async () => {
+    await initBackend("webgpu");
+    const rng = new Rng(1);
+    const K = 8192;
+    const a = Float32Array.from({ length: K * 16 }, () => rng.normal());
+    const b = Float32Array.from({ length: K * 24 }, () => rng.normal());
+    // x^T dy with many tokens: the shape of a weight gradient; tfjs-webgpu would split K here.
+    expect(wouldSplitK([K, 16], [K, 24], true, false, 8)).toBe(true);
+    expect(wouldSplitK([512, 64], [512, 256], true, false, 8)).toBe(false);
+    const at = tf.tensor2d(a, [K, 16]), bt = tf.tensor2d(b, [K, 24]);
+    const runs: Float32Array[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = tf.matMul(at, bt, true, false);
+      runs.push(await c.data() as Float32Array);
+      c.dispose();
+    }
+    tf.dispose([at, bt]);
+    for (const r of runs.slice(1)) expect(Array.from(r)).toEqual(Array.from(runs[0]));
+    // And the value is right: float64 reference.
+    let worst = 0;
+    for (let i = 0; i < 16; i++) {
+      for (let j = 0; j < 24; j++) {
+        let ref = 0;
+        for (let k = 0; k < K; k++) ref += a[k * 16 + i] * b[k * 24 + j];
+        worst = Math.max(worst, Math.abs(runs[0][i * 24 + j] - ref));
+      }
+    }
+    expect(worst).toBeLessThan(1e-3); // |entries| ~ sqrt(8192) = 90
+  });
 });
 
 describe("train() on webgpu", () => {

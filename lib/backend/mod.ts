@@ -26,6 +26,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { withThreadedWasm } from "./wasm_threads.ts";
+import { useDeterministicMatMul } from "./webgpu_deterministic.ts";
 
 export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
 export const BACKEND_NAMES: readonly BackendName[] = ["auto", "wasm", "cpu", "webgpu"];
@@ -212,6 +213,7 @@ async function useWebgpu(adapter: GpuAdapterInfo | undefined): Promise<BackendIn
   if (!(await tf.setBackend("webgpu"))) {
     throw new Error(`webgpu backend failed to initialise on adapter "${adapter.description}"`);
   }
+  useDeterministicMatMul(); // no atomicAdd split-K sums: same bits every run
   await tf.ready();
   return { name: "webgpu", adapter: adapter.description, software: adapter.software };
 }

@@ -217,7 +217,8 @@ export const layerNorm: (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.T
 
 /**
  * Embedding lookup: rows `ids` of table W [V, d] -> [ids.length, d]. Gradient: scatter-add of dy
- * into [V, d] (duplicate ids sum). Host backends copy rows in JS; others use gather/scatterND.
+ * into [V, d] (duplicate ids sum). Host backends copy rows in JS; others use gather and a one-hot
+ * matMul.
  */
 export function embedding(w: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
   const [V, d] = w.shape;
@@ -242,8 +243,10 @@ export function embedding(w: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
             }
             return [tf.tensor2d(g, [V, d])];
           }
-          const idx = tf.tensor2d(ids, [ids.length, 1], "int32");
-          return [tf.scatterND(idx, dy, [V, d])];
+          // onehot(ids)^T dy [V, d]: a matMul, deterministic, where scatterND on webgpu sums
+          // duplicate ids with float atomicAdd in a varying order.
+          const onehot = tf.cast(tf.oneHot(tf.tensor1d(ids, "int32"), V), "float32"); // [n, V]
+          return [tf.matMul(onehot, dy, true, false)];
         },
       };
     },
