@@ -263,6 +263,8 @@ export class TransformerLM {
   ): Promise<{ reads: ReadCache; value: T | undefined }> {
     const reads = new ReadCache();
     let value: T | undefined;
+    // One engine scope across the awaits (tf.tidy cannot span them): tensors made elsewhere while
+    // this pass awaits would be freed with it, so run nothing else on tfjs meanwhile.
     tf.engine().startScope();
     try {
       const gen = this.forwardSteps(batch, { ...opts, reads }, opts.routingOnly ?? false);
