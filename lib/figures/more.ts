@@ -305,6 +305,25 @@ export function comparisonFigure(rows: ComparisonRow[]): PlotlyFigure {
   return { data, layout };
 }
 
+/** One panel per dense size in a row, a legend below: the ablation figures' layout. */
+function sizePanels(title: string, sizes: string[]) {
+  const layout = baseLayout({
+    title: { text: title, x: 0.5 },
+    width: 1000,
+    height: 460,
+    margin: { l: 70, r: 20, t: 80, b: 140 },
+    legend: bottomLegend(),
+  });
+  const panels = grid(
+    sizes.length,
+    sizes.length,
+    layout,
+    sizes.map((s) => `${s} dense size`),
+    0.08,
+  );
+  return { layout, panels };
+}
+
 const R_TICKS = [1 / 12, 1 / 8, 1 / 4, 1 / 2, 1];
 const E_DASH: Record<number, string> = { 8: "solid", 64: "dash", 256: "dot" };
 const E_SYMBOL: Record<number, string> = { 8: "circle", 64: "square", 256: "diamond" };
@@ -317,19 +336,9 @@ const E_SYMBOL: Record<number, string> = { 8: "circle", 64: "square", 256: "diam
 export function routingFrequencyFigure(frame: pl.DataFrame): PlotlyFigure {
   const rows = runRows(frame, "routingFrequencyFigure", ["R"]);
   const sizes = [...groupBy([...rows].sort((a, b) => a.N - b.N), (r) => r.label).keys()];
-  const layout = baseLayout({
-    title: { text: "Routing frequency: loss against the fraction of routed blocks R", x: 0.5 },
-    width: 1000,
-    height: 460,
-    margin: { l: 70, r: 20, t: 80, b: 140 },
-    legend: bottomLegend(),
-  });
-  const panels = grid(
-    sizes.length,
-    sizes.length,
-    layout,
-    sizes.map((s) => `${s} dense size`),
-    0.08,
+  const { layout, panels } = sizePanels(
+    "Routing frequency: loss against the fraction of routed blocks R",
+    sizes,
   );
   const data: Trace[] = [];
   const seenLegend = new Set<string>();
@@ -398,20 +407,7 @@ export function topKFigure(frame: pl.DataFrame): PlotlyFigure {
   const sizes = unique(
     [...rows].sort((a, b) => a.N - b.N).filter((r) => !r.dense).map((r) => r.label),
   );
-  const layout = baseLayout({
-    title: { text: "Top-k routing against FLOP-matched dense models", x: 0.5 },
-    width: 1000,
-    height: 460,
-    margin: { l: 70, r: 20, t: 80, b: 140 },
-    legend: bottomLegend(),
-  });
-  const panels = grid(
-    sizes.length,
-    sizes.length,
-    layout,
-    sizes.map((s) => `${s} dense size`),
-    0.08,
-  );
+  const { layout, panels } = sizePanels("Top-k routing against FLOP-matched dense models", sizes);
   const data: Trace[] = [];
   const seen = new Set<string>();
   sizes.forEach((size, i) => {
