@@ -15,7 +15,8 @@ import {
   releaseAnalysisInput,
   table3Mse,
 } from "../lib/analysis/mod.ts";
-import { loadRelease, mainSweep } from "../lib/release/mod.ts";
+import { finalSteps, loadRelease, mainSweep } from "../lib/release/mod.ts";
+import { computeLawData } from "../lib/figures/mod.ts";
 import { eq1Law, TABLE3 } from "../lib/laws/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
@@ -104,6 +105,14 @@ describe("analysis of the authors' release", () => {
     for (const r of Object.values(a.techniques)) {
       expect(r.heldOut!.eq1.nTest).toBeGreaterThan(5);
       expect(r.heldOut!.eq1.mean_abs_rel_error).toBeLessThan(0.05);
+    }
+  });
+
+  it("the compute-law figure and the analysis fit the (F, Bhat) law on the same runs", () => {
+    for (const c of computeLawData(finalSteps(df), { restarts: 200, seed: 1 })) {
+      const g = a.techniques[c.technique].generalised!;
+      expect(c.points.length).toBe(g.n);
+      expect(c.fit.mse_log10).toBeCloseTo(g.mse_log10, 9);
     }
   });
 

@@ -287,22 +287,31 @@ export interface ComputeLawData {
 }
 
 /**
- * The generalised law in (F, Bhat) fitted per technique on every final-step run of that technique
- * (main, routing-frequency and top-k sweeps) plus all dense runs (FLOP-matched ones included).
+ * The generalised law in (F, Bhat) fitted per technique on every seed-42 final-step run of that
+ * technique (main, routing-frequency and top-k sweeps) plus the seed-42 dense runs (FLOP-matched
+ * ones included): the data of lib/analysis's `releaseGeneralisedInput`.
  * `finals`: finalSteps(df).
  */
 export function computeLawData(finals: pl.DataFrame, opts: FitOpts = {}): ComputeLawData[] {
   const recs = finals.toRecords() as Record<string, unknown>[];
   const techs = [...new Set(recs.map((r) => String(r.router_type)))].filter((t) => t !== "Dense");
   return techs.map((t) => {
-    const rows = recs.filter((r) => r.router_type === t || r.router_type === "Dense");
-    const { F, B } = utilisationInputs(rows.map((r) => ({
+    // The same runs as lib/analysis's generalised fit: seed 42 (the authors' policy), every dense
+    // run (130M has seeds 1-3 only) as the FLOP reference.
+    const rows = recs.filter((r) =>
+      (r.router_type === t || r.router_type === "Dense") && Number(r.seed) === 42
+    );
+    const util = (r: Record<string, unknown>) => ({
       N: Number(r.N),
       P: Number(r.P),
       F: Number(r.F),
       router: String(r.router_type),
       flopIncrease: Number(r.flop_increase),
-    })));
+    });
+    const { F, B } = utilisationInputs(
+      rows.map(util),
+      recs.filter((r) => r.router_type === "Dense").map(util),
+    );
     const loss = rows.map((r) => Number(r.loss));
     const fit = fitLaw(generalisedLaw, { F, B, loss }, {
       restarts: opts.restarts ?? 500,
