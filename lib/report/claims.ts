@@ -18,6 +18,29 @@ export interface ClaimCheck {
   details: string[];
   /** For the order: techniques best first by mean routed loss on the shared (N, E) grid. */
   order?: string[];
+  /** For routing_helps: mean loss gain of routed runs over dense, nats, per technique. */
+  meanGain?: Record<string, number>;
+}
+
+/** Gains of routing below this many nats count as run-to-run noise at tiny scale. */
+export const NOISE_NATS = 0.05;
+
+/**
+ * Techniques whose Eq. (1) fit is degenerate: E_start below 1 or E_max not above E_start (the
+ * saturation collapses and the coefficients trade off freely), or the fit did not converge.
+ */
+export function degenerateFits(analysis: Analysis): { technique: string; why: string }[] {
+  const out: { technique: string; why: string }[] = [];
+  for (const [t, r] of Object.entries(analysis.techniques)) {
+    const p = r.eq1.params;
+    const why = [
+      ...(p.E_start < 1 ? [`E_start ${p3(p.E_start)} < 1`] : []),
+      ...(p.E_max <= p.E_start ? [`E_max ${p3(p.E_max)} <= E_start`] : []),
+      ...(r.eq1.converged ? [] : ["not converged"]),
+    ];
+    if (why.length) out.push({ technique: t, why: why.join(", ") });
+  }
+  return out;
 }
 
 interface Run {
@@ -50,6 +73,7 @@ function verdictOf(oks: boolean[]): Verdict {
   return n === oks.length ? "holds" : n > 0 ? "partly" : "fails";
 }
 
+const meanGain_ = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const p3 = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : String(x));
 const e2 = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
 
@@ -96,6 +120,7 @@ export function checkClaims(frame: pl.DataFrame, analysis: Analysis): ClaimCheck
   {
     const oks: boolean[] = [];
     const details: string[] = [];
+    const gainBy: Record<string, number> = {};
     for (const t of techs) {
       const mine = rows.filter((r) => r.technique === t);
       const denseAt = new Map<number, number[]>();
@@ -114,6 +139,7 @@ export function checkClaims(frame: pl.DataFrame, analysis: Analysis): ClaimCheck
       );
       const gains = routed.map((r) => dense(r.N) - r.loss);
       const meanGain = gains.reduce((a, b) => a + b, 0) / Math.max(1, gains.length);
+      gainBy[t] = meanGain_(gains);
       oks.push(routed.length > 0 && better.length === routed.length);
       details.push(
         `${displayName(t)}: ${better.length}/${routed.length} routed runs beat the dense run of ` +
@@ -126,6 +152,7 @@ export function checkClaims(frame: pl.DataFrame, analysis: Analysis): ClaimCheck
       claim: "Routing lowers the loss at every model size and expert count",
       verdict: verdictOf(oks),
       details,
+      meanGain: gainBy,
     });
   }
 
@@ -207,6 +234,31 @@ export function checkClaims(frame: pl.DataFrame, analysis: Analysis): ClaimCheck
   return out;
 }
 
+/** Routing's mean gain per technique in words: helps, within noise, or hurts (beyond noise). */
+function gainWords(gain: Record<string, number>): string {
+  const groups: Record<string, string[]> = { helps: [], noise: [], hurts: [] };
+  for (const [t, g] of Object.entries(gain)) {
+    const k = g > NOISE_NATS ? "helps" : g < -NOISE_NATS ? "hurts" : "noise";
+    groups[k].push(`${displayName(t)} ${g >= 0 ? "+" : ""}${p3(g)}`);
+  }
+  const parts: string[] = [];
+  if (groups.helps.length) {
+    parts.push(`on average routing helps ${groups.helps.join(", ")} nats`);
+  }
+  if (groups.noise.length) {
+    parts.push(
+      `${groups.noise.join(", ")} nats is within the ~${NOISE_NATS}-nat noise of single-seed runs`,
+    );
+  }
+  if (groups.hurts.length) {
+    parts.push(
+      `routing hurts ${groups.hurts.join(", ")} nats, beyond noise (at this scale and ` +
+        `budget that router costs more than it gives)`,
+    );
+  }
+  return parts.length ? `Mean gain over dense: ${parts.join("; ")}.` : "";
+}
+
 /** How two orders compare, in words: "same order", or which pairs are swapped. */
 export function compareOrders(ours: string[], theirs: string[]): { same: boolean; text: string } {
   const common = ours.filter((t) => theirs.includes(t));
@@ -242,6 +294,7 @@ export function carryOver(
   release: ClaimCheck[],
   ours: ClaimCheck[],
   spans: { release: number; ours: number },
+  degenerate: { technique: string; why: string }[] = [],
 ): string[] {
   const get = (cs: ClaimCheck[], id: ClaimCheck["id"]) => cs.find((c) => c.id === id)!;
   const out: string[] = [];
@@ -252,13 +305,9 @@ export function carryOver(
       o.verdict === "holds"
         ? `Routing lowered the loss of every routed run below the dense run of its size in our ` +
           `sweep, as in the release (${verdictWords(r.verdict)} there): this carries over.`
-        : o.verdict === "partly"
-        ? `Routing lowered the loss in our sweep for some techniques only (release: ` +
-          `${verdictWords(r.verdict)}); where it did not, the gains are within the noise of ` +
-          `single-seed runs this small.`
-        : `Routing did not lower the loss at every size in our sweep for any technique ` +
-          `(release: ${verdictWords(r.verdict)}): at this scale and budget the routed ` +
-          `models' advantage does not show.`,
+        : `Routing lowered the loss at every size in our sweep for ${
+          o.verdict === "partly" ? "some techniques only" : "no technique"
+        } (release: ${verdictWords(r.verdict)}). ` + gainWords(o.meanGain ?? {}),
     );
   }
   {
@@ -275,6 +324,14 @@ export function carryOver(
         : `c is not confidently positive for any technique in our runs (release: ` +
           `${verdictWords(r.verdict)}); ${span}, too narrow to measure how routing's benefit ` +
           `changes with size.`,
+    );
+  }
+  if (degenerate.length) {
+    out.push(
+      `Eq. (1) is not identifiable from our runs for ${
+        degenerate.map((d) => `${displayName(d.technique)} (${d.why})`).join("; ")
+      }: its coefficients and intervals there describe a collapsed saturation, not a measured ` +
+        `scaling law; compare the fit quality, not the coefficients.`,
     );
   }
   {

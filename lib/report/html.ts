@@ -13,7 +13,7 @@ import {
 import { type PlotlyFigure, plotlySource, plotlyVersion } from "../export/mod.ts";
 import { displayName } from "../figures/mod.ts";
 import { PAPER_DENSE, TABLE3 } from "../laws/mod.ts";
-import { carryOver, type ClaimCheck, verdictWords } from "./claims.ts";
+import { carryOver, type ClaimCheck, degenerateFits, verdictWords } from "./claims.ts";
 
 /** One figure of the report. */
 export interface ReportFigure {
@@ -358,7 +358,12 @@ export function reportHtml(c: ReportContent): string {
   if (ours) {
     parts.push(
       `<ul>${
-        carryOver(rel.claims, ours.claims, { release: rel.NSpan, ours: ours.NSpan })
+        carryOver(
+          rel.claims,
+          ours.claims,
+          { release: rel.NSpan, ours: ours.NSpan },
+          degenerateFits(ours.analysis),
+        )
           .map((s) => `<li>${e(s)}</li>`).join("\n")
       }</ul>`,
       `<p class="note">Each sentence is chosen by a rule from the verdicts in the first table; ` +

@@ -17,6 +17,8 @@ export {
   checkClaims,
   type ClaimCheck,
   compareOrders,
+  degenerateFits,
+  NOISE_NATS,
   techniqueOrder,
   type Verdict,
   verdictWords,
