@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import pl from "nodejs-polars";
-import { checkpointFile } from "../lib/train/mod.ts";
+import { checkpointFile, TRAINING_CODE_VERSION } from "../lib/train/mod.ts";
 import {
+  canonicalJson,
   expandSpec,
   finishedRunIds,
   fitFrame,
@@ -123,6 +125,12 @@ describe("sweep spec", () => {
     expect(runIdOf(reversed)).toBe(run.runId);
     expect(runIdOf({ ...run.config, lr: 0.25 })).not.toBe(run.runId);
     expect(run.runId).toMatch(/^[0-9a-f]{16}$/);
+    // The training code's version is part of the id: results of older code are never reused.
+    const bare = createHash("sha256").update(canonicalJson(run.config)).digest("hex").slice(0, 16);
+    expect(run.runId).not.toBe(bare);
+    const versioned = createHash("sha256").update(`train-v${TRAINING_CODE_VERSION}\n`)
+      .update(canonicalJson(run.config)).digest("hex").slice(0, 16);
+    expect(run.runId).toBe(versioned);
   });
 
   it("presets validate and have distinct run ids", () => {

@@ -2,6 +2,7 @@
  * Canonical JSON and the run id: a stable hash of a run's full config, independent of key order.
  */
 import { createHash } from "node:crypto";
+import { TRAINING_CODE_VERSION } from "../train/mod.ts";
 
 /** JSON with object keys sorted at every level; rejects values JSON cannot represent exactly. */
 export function canonicalJson(value: unknown, path = "config"): string {
@@ -34,7 +35,11 @@ export function canonicalJson(value: unknown, path = "config"): string {
   }
 }
 
-/** 16 hex digits (64 bits) of SHA-256 over the canonical JSON. */
+/**
+ * 16 hex digits (64 bits) of SHA-256 over the training code's version and the canonical JSON: the
+ * same config trained by code that gives other results gets another id (TRAINING_CODE_VERSION).
+ */
 export function runIdOf(config: unknown): string {
-  return createHash("sha256").update(canonicalJson(config)).digest("hex").slice(0, 16);
+  return createHash("sha256").update(`train-v${TRAINING_CODE_VERSION}\n`)
+    .update(canonicalJson(config)).digest("hex").slice(0, 16);
 }

@@ -3,6 +3,14 @@ import { resolveRouter, type RouterFactory } from "../routers/mod.ts";
 
 export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
 
+/**
+ * Version of what a config trains to. Bump it whenever a change to lib/model, lib/routers,
+ * lib/train or lib/corpus changes the result of a config (an init, a default, a router's
+ * behaviour, the tokenizer): sweeps key runs by a hash of the config AND this version, so results
+ * made by older code are retrained instead of silently reused. 2: S-BASE Sinkhorn temperature 0.1.
+ */
+export const TRAINING_CODE_VERSION = 2;
+
 export interface TrainConfig {
   /** "dense" | "sbase" | "hash" | "rlr", or a RouterFactory of your own. */
   router: string | RouterFactory;

@@ -21,6 +21,7 @@ export {
   heldParameters,
   resolveConfig,
   type TrainConfig,
+  TRAINING_CODE_VERSION,
   WASM_HEAP_BYTES,
 } from "./config.ts";
 export { AdamW, type AdamWOptions, learningRate } from "./adamw.ts";
