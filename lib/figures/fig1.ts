@@ -12,6 +12,7 @@ import { groupBy, type RunRow, runRows, unique } from "./rows.ts";
 import {
   axis,
   baseLayout,
+  bottomLegend,
   COLORS,
   countTicks,
   displayName,
@@ -324,8 +325,10 @@ export function lossVsExpertsPanels(frame: pl.DataFrame, fits: Fits): PlotlyFigu
       x: 0.5,
     },
     width: 330 * n,
-    height: 420,
-    margin: { l: 60, r: 20, t: 90, b: 60 },
+    height: 470,
+    margin: { l: 60, r: 20, t: 90, b: 130 },
+    // Under the panels: above them a wrapped legend would run into the title.
+    legend: { ...bottomLegend(), traceorder: "normal" },
   });
   const annotations: Record<string, unknown>[] = [];
   const rowsAll = runRows(frame, "lossVsExpertsPanels");
