@@ -3,7 +3,7 @@ import pl from "nodejs-polars";
 import { createServer, type Server } from "node:http";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import process from "node:process";
 import { gunzipSync, gzipSync } from "node:zlib";
 import type { AddressInfo } from "node:net";
@@ -384,7 +384,7 @@ describe("resolution order and download", () => {
 
   it("explicit path beats env ROUTING_CURVES, which beats the cache", async () => {
     process.env.ROUTING_CURVES = join(tmp, "env-missing.csv.gz");
-    expect(await resolveCurvesPath({ path: PATH })).toBe(PATH);
+    expect(await resolveCurvesPath({ path: PATH })).toBe(resolve(PATH));
     await expect(resolveCurvesPath({ cacheDir: join(tmp, "unused") })).rejects.toThrow(
       /env-missing.csv.gz \(from env ROUTING_CURVES\)/,
     );
