@@ -29,6 +29,7 @@ export {
   analysisText,
   type ComparisonRow,
   fmt,
+  goodnessCell,
   paperComparison,
   table3Mse,
   textTable,

@@ -152,6 +152,19 @@ export function fmt(x: number | null | undefined, digits = 3): string {
   return Number(x.toPrecision(digits)).toString();
 }
 
+/** One law's fit in a table cell: MSE of log10 L / RMSE in nats / largest |residual| in nats. */
+export function goodnessCell(
+  f:
+    | { mse_log10: number; rmse_loss: number; max_residual_loss: number; converged: boolean }
+    | undefined,
+): string {
+  return f
+    ? `${fmt(f.mse_log10)} / ${fmt(f.rmse_loss)} / ${fmt(f.max_residual_loss)}${
+      f.converged ? "" : " (not converged)"
+    }`
+    : "-";
+}
+
 /** A plain-text table with aligned columns. */
 export function textTable(header: string[], rows: string[][]): string {
   const w = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]?.length ?? 0)));
@@ -199,14 +212,7 @@ export function analysisText(a: Analysis, input: AnalysisInput): string {
         Object.entries(a.techniques).map(([t, r]) => [
           t,
           String(r.n),
-          ...laws.map((k) => {
-            const f = r[k];
-            return f
-              ? `${fmt(f.mse_log10)} / ${fmt(f.rmse_loss)} / ${fmt(f.max_residual_loss)}${
-                f.converged ? "" : " (not converged)"
-              }`
-              : "-";
-          }),
+          ...laws.map((k) => goodnessCell(r[k])),
         ]),
       ),
   );

@@ -7,6 +7,7 @@
  *                 [--seed-policy seed42|mean-dense-seeds]
  */
 import { parseArgs } from "node:util";
+import { intArg } from "./args.ts";
 import {
   analyse,
   analysisJson,
@@ -29,15 +30,6 @@ const USAGE = `usage: deno task fit [options]
   --loss mse|huber       objective on log10 L (default mse, the authors')
   --technique NAME       only this technique (repeatable)
   --seed-policy P        release only: seed42 (default, the authors') or mean-dense-seeds`;
-
-function intArg(name: string, v: string | undefined, def: number, min: number): number {
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  }
-  return n;
-}
 
 export async function main(args: string[]): Promise<number> {
   let values;
@@ -88,10 +80,10 @@ export async function main(args: string[]): Promise<number> {
       );
     const quiet = values.json || !Deno.stderr.isTerminal();
     const analysis = analyse(input, {
-      restarts: intArg("restarts", values.restarts, 500, 1),
-      bootstrap: intArg("bootstrap", values.bootstrap, 200, 0),
-      bootstrapRestarts: intArg("bootstrap-restarts", values["bootstrap-restarts"], 20, 1),
-      seed: intArg("seed", values.seed, 0, 0),
+      restarts: intArg("restarts", values.restarts, 1) ?? 500,
+      bootstrap: intArg("bootstrap", values.bootstrap, 0) ?? 200,
+      bootstrapRestarts: intArg("bootstrap-restarts", values["bootstrap-restarts"], 1) ?? 20,
+      seed: intArg("seed", values.seed, 0) ?? 0,
       loss,
       techniques: values.technique,
       onProgress: quiet ? undefined : (m) => console.error(`fitting ${m} ...`),

@@ -8,6 +8,7 @@
  *                       [--sweep-dir DIR] [--workers N] [--scale 2]
  */
 import { parseArgs } from "node:util";
+import { intArg } from "./args.ts";
 import { reproduce } from "../report/mod.ts";
 import { PRESET_NAMES } from "../sweep/mod.ts";
 
@@ -25,15 +26,6 @@ const USAGE = `usage: deno task reproduce [options]
   --sweep-dir DIR         sweep folder (default OUT/sweep)
   --workers N             sweep processes (default 2 on a machine with 2+ cores)
   --scale S               PNG pixel density of the exported figures (default 2)`;
-
-function intArg(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  }
-  return n;
-}
 
 export async function main(args: string[]): Promise<number> {
   let values;

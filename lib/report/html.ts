@@ -7,6 +7,7 @@ import {
   type Analysis,
   type AnalysisInput,
   fmt,
+  goodnessCell,
   paperComparison,
   table3Mse,
 } from "../analysis/mod.ts";
@@ -133,14 +134,7 @@ function goodnessTable(a: Analysis): string {
   const rows = Object.entries(a.techniques).map(([t, r]) => [
     displayName(t),
     String(r.n),
-    ...laws.map((k) => {
-      const f = r[k];
-      return f
-        ? `${fmt(f.mse_log10)} / ${fmt(f.rmse_loss)} / ${fmt(f.max_residual_loss)}${
-          f.converged ? "" : " (not converged)"
-        }`
-        : "-";
-    }),
+    ...laws.map((k) => goodnessCell(r[k])),
   ]);
   if (a.dense) {
     rows.push([
