@@ -2,6 +2,7 @@
  * Sweep specs: validation with clear errors, loading from JSON, and expansion into runs keyed by
  * the hash of their full config.
  */
+import { DEFAULT_CONFIG } from "../train/mod.ts";
 import { runIdOf } from "./hash.ts";
 import type {
   Budget,
@@ -14,20 +15,22 @@ import type {
 
 /** Training settings a spec does not name. Every run config carries all of them explicitly. */
 export const DEFAULT_TRAIN: SharedTrainSettings = {
-  batchSize: 8,
+  batchSize: DEFAULT_CONFIG.batchSize,
+  lr: DEFAULT_CONFIG.lr,
+  lrMinRatio: DEFAULT_CONFIG.lrMinRatio,
+  warmupSteps: DEFAULT_CONFIG.warmupSteps,
+  weightDecay: DEFAULT_CONFIG.weightDecay,
+  beta1: DEFAULT_CONFIG.beta1,
+  beta2: DEFAULT_CONFIG.beta2,
+  gradClip: DEFAULT_CONFIG.gradClip,
+  vocabSize: DEFAULT_CONFIG.vocabSize,
+  evalBatches: DEFAULT_CONFIG.evalBatches,
+  // Where a sweep differs from a single run: shorter sequences, a fixed backend (results must not
+  // depend on the machine), the capacity factor spelled out, evaluation only at the end.
   seqLen: 64,
-  lr: 2e-3,
-  lrMinRatio: 0.1,
-  warmupSteps: 10,
-  weightDecay: 0.1,
-  beta1: 0.9,
-  beta2: 0.95,
-  gradClip: 1,
-  vocabSize: 2048,
   capacityFactor: 2,
   backend: "wasm",
   evalEvery: 0,
-  evalBatches: 4,
 };
 
 const SPEC_KEYS = [

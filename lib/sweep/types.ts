@@ -1,7 +1,9 @@
 /**
- * Types shared by the sweep modules. RunConfig mirrors lib/train's TrainConfig (IFACE.md) with the
+ * Types shared by the sweep modules. RunConfig is lib/train's TrainConfig with the
  * router given by name, so that a config is plain JSON and hashes to a stable run id.
  */
+
+import type { TrainConfig } from "../train/mod.ts";
 
 /** One model size of a sweep. */
 export interface SizeSpec {
@@ -10,25 +12,29 @@ export interface SizeSpec {
   heads: number;
 }
 
-/** Training settings every run of a sweep shares (lib/train's TrainConfig fields). */
-export interface SharedTrainSettings {
-  batchSize: number;
-  seqLen: number;
-  /** Peak learning rate (linear warmup, cosine decay to lrMinRatio x lr). */
-  lr: number;
-  lrMinRatio: number;
-  warmupSteps: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  gradClip: number;
-  vocabSize: number;
-  capacityFactor: number;
-  backend: "auto" | "wasm" | "cpu" | "webgpu";
-  /** Evaluate every this many steps (0: only at the end). */
-  evalEvery: number;
-  evalBatches: number;
-}
+/**
+ * Training settings every run of a sweep shares: lib/train's TrainConfig fields, each one explicit
+ * (capacityFactor included) so that the run id hashes every setting.
+ */
+export type SharedTrainSettings = Required<
+  Pick<
+    TrainConfig,
+    | "batchSize"
+    | "seqLen"
+    | "lr"
+    | "lrMinRatio"
+    | "warmupSteps"
+    | "weightDecay"
+    | "beta1"
+    | "beta2"
+    | "gradClip"
+    | "vocabSize"
+    | "capacityFactor"
+    | "backend"
+    | "evalEvery"
+    | "evalBatches"
+  >
+>;
 
 /** Token budget of every run: a step count, or a token count (steps = ceil(tokens / tokens a step)). */
 export type Budget = { steps: number } | { tokens: number };
