@@ -11,11 +11,21 @@ import {
   attentionReference,
   dispatch,
   expertCapacity,
+  freshWeightRoute,
   gelu,
+  hostColSum,
+  hostGatherRows,
+  hostTensor,
+  hostTranspose2d,
+  hostView,
   linear,
+  matMulFreshWeight,
+  matMulTransB,
   routedFfn,
   setHostPathOverride,
+  transBRoute,
   TransformerLM,
+  weightGrad,
 } from "../lib/model/mod.ts";
 import { resolveRouter } from "../lib/routers/mod.ts";
 import { Rng } from "../lib/util/random.ts";
@@ -330,6 +340,122 @@ describe("backends", () => {
         for (const x of ref.grads[i]) scale = Math.max(scale, Math.abs(x));
         expect(maxAbsDiff(g, ref.grads[i]), `${name} grad ${i}`).toBeLessThan(1e-3 * scale + 1e-6);
       });
+    }
+  });
+});
+
+describe("host kernels (wasm heap views)", () => {
+  const close = (a: tf.Tensor, b: tf.Tensor, tol = 1e-4) => {
+    expect(a.shape).toEqual(b.shape);
+    const [x, y] = [a.dataSync(), b.dataSync()];
+    let scale = 0;
+    for (const v of y) scale = Math.max(scale, Math.abs(v));
+    expect(maxAbsDiff(x, y)).toBeLessThanOrEqual(tol * Math.max(1, scale));
+  };
+
+  for (const name of ["wasm", "cpu"] as const) {
+    it(`${name}: hostTensor, hostView, transpose and column sums equal tfjs's own kernels`, async () => {
+      await initBackend(name);
+      try {
+        tf.tidy(() => {
+          const rng = new Rng(4);
+          for (const [r, c] of [[37, 11], [64, 256], [256, 64], [1, 9]]) {
+            const x = randn(rng, [r, c]) as tf.Tensor2D;
+            close(hostTranspose2d(x), tf.transpose(x), 0);
+            close(hostColSum(x), tf.sum(x, 0), 1e-6);
+            const idx = Int32Array.from([r - 1, 0, -1, Math.floor(r / 2)]);
+            const rows = hostGatherRows(x, idx);
+            const want = tf.concat([
+              tf.gather(x, tf.tensor1d([r - 1, 0], "int32")),
+              tf.zeros([1, c]),
+              tf.gather(x, tf.tensor1d([Math.floor(r / 2)], "int32")),
+            ]);
+            close(rows, want, 0);
+            // a tensor written through hostTensor reads back as written, and is a new tensor
+            const copy = hostTensor([r, c], (o) => o.set(hostView(x)));
+            close(copy, x, 0);
+            expect(copy.dataId).not.toBe(x.dataId);
+          }
+        });
+      } finally {
+        await initBackend("cpu");
+      }
+    });
+  }
+
+  it("wasm: both routes of matMulTransB, matMulFreshWeight and weightGrad equal tf.matMul", async () => {
+    await initBackend("wasm");
+    try {
+      tf.tidy(() => {
+        const rng = new Rng(6);
+        const seen = new Set<string>();
+        // expert-like (few rows against a large weight) and dense-like shapes
+        for (const [n, k, m] of [[30, 256, 1024], [512, 64, 96], [7, 96, 384], [300, 40, 24]]) {
+          const a = randn(rng, [n, k]) as tf.Tensor2D;
+          const b = randn(rng, [m, k]) as tf.Tensor2D;
+          seen.add(transBRoute([n, k], [m, k]));
+          close(matMulTransB(a, b), tf.matMul(a, b, false, true));
+          const w = randn(rng, [k, m]) as tf.Tensor2D;
+          seen.add(freshWeightRoute([n, k], [k, m]));
+          close(matMulFreshWeight(a, w), tf.matMul(a, w));
+          const dy = randn(rng, [n, m]) as tf.Tensor2D;
+          close(weightGrad(a, dy), tf.matMul(a, dy, true, false));
+          close(weightGrad(dy, a), tf.matMul(dy, a, true, false));
+        }
+        expect([...seen].sort()).toEqual(["pack", "transpose", "transpose-a", "transpose-b"]);
+      });
+    } finally {
+      await initBackend("cpu");
+    }
+  });
+
+  it("wasm: a routed FFN at expert-like sizes has the same values and gradients on the host and device paths", async () => {
+    await initBackend("wasm");
+    try {
+      const rng = new Rng(8);
+      const T = 256, d = 64, E = 16, k = 1;
+      // few tokens per expert, so the transposed routes are taken
+      expect(freshWeightRoute([T / E, d], [d, 4 * d])).toBe("transpose");
+      expect(transBRoute([T / E, d], [4 * d, d])).toBe("transpose-a");
+      const h = tf.variable(randn(rng, [T, d]));
+      const c = tf.variable(tf.abs(randn(rng, [T, k])));
+      const w1 = Array.from({ length: E }, () => tf.variable(randn(rng, [d, 4 * d], 0.1)));
+      const w2 = Array.from({ length: E }, () => tf.variable(randn(rng, [4 * d, d], 0.1)));
+      const choice = Int32Array.from({ length: T }, () => rng.int(E));
+      const disp = dispatch(choice, T, k, E, expertCapacity(T, E, k, 1.5));
+      expect(disp.dropped).toBeGreaterThan(0);
+      const vars = [h, c, ...w1, ...w2];
+      const run = (host: boolean) => {
+        setHostPathOverride(host);
+        try {
+          return tf.tidy(() => {
+            const { value, grads } = tf.variableGrads(() => {
+              const y = routedFfn(
+                h as tf.Tensor2D,
+                c as tf.Tensor2D,
+                w1 as tf.Tensor2D[],
+                w2 as tf.Tensor2D[],
+                disp,
+                k,
+              );
+              return tf.sum(tf.mul(y, tf.sin(tf.range(0, T * d).reshape([T, d]))));
+            }, vars);
+            return { l: value.dataSync()[0], g: vars.map((v) => grads[v.name].dataSync()) };
+          });
+        } finally {
+          setHostPathOverride(undefined);
+        }
+      };
+      const host = run(true), device = run(false);
+      expect(Math.abs(host.l - device.l)).toBeLessThan(1e-3 * Math.abs(device.l) + 1e-3);
+      host.g.forEach((g, i) => {
+        let scale = 0;
+        for (const x of device.g[i]) scale = Math.max(scale, Math.abs(x));
+        expect(maxAbsDiff(g, device.g[i]), `grad ${i}`).toBeLessThan(1e-4 * scale + 1e-6);
+      });
+      for (const v of vars) v.dispose();
+    } finally {
+      await initBackend("cpu");
     }
   });
 });

@@ -11,7 +11,8 @@
  *   batched matMuls are fast, and in tests as an independent cross-check).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp, isHostBackend } from "./ops.ts";
+import { customOp, isHostBackend, type SaveFn, transpose2d } from "./ops.ts";
+import { hostTensor, hostView } from "./host.ts";
 
 const masks = new Map<string, tf.Tensor2D>();
 
@@ -59,90 +60,107 @@ export function attentionReference(
 
 /**
  * Host implementation: plain 2-D matMuls per (sequence, head); operand layouts and the softmax
- * backward are done on typed arrays in JS (one pass over the causal half instead of four tfjs
- * elementwise kernels). The probabilities stay in JS between the passes.
+ * backward are written in JS straight into heap tensors (lib/model/host.ts), with no fresh JS
+ * buffers. The probabilities P of each (sequence, head) are saved for the backward pass.
  */
 export function attentionHost(qkv: tf.Tensor2D, seqLen: number, heads: number): tf.Tensor2D {
   const [T, d3] = qkv.shape;
   const d = d3 / 3, dh = d / heads, B = T / seqLen, S = seqLen;
   const scale = 1 / Math.sqrt(dh);
+  // Head h of part `part` (0 q, 1 k, 2 v) of sequence b of src [T, 3d]: [S, dh], or [dh, S] if
+  // transposed; of src [T, d] (a gradient) when part is -1.
+  const block = (
+    src: tf.Tensor2D,
+    b: number,
+    h: number,
+    part: number,
+    transposed: boolean,
+    mul = 1,
+  ): tf.Tensor2D =>
+    hostTensor<tf.Rank.R2>(transposed ? [dh, S] : [S, dh], (o) => {
+      const a = hostView(src);
+      const width = src.shape[1], col = Math.max(0, part) * d + h * dh;
+      for (let s = 0; s < S; s++) {
+        const from = (b * S + s) * width + col;
+        if (transposed) { for (let j = 0; j < dh; j++) o[j * S + s] = a[from + j] * mul; }
+        else for (let j = 0; j < dh; j++) o[s * dh + j] = a[from + j] * mul;
+      }
+    });
   const op = customOp(
-    (qkvT: tf.Tensor2D) => {
-      const a = qkvT.dataSync() as Float32Array; // [T, 3d]
-      const out = new Float32Array(T * d);
+    (qkvT: tf.Tensor2D, save: SaveFn) => {
       const mask = causalMask(S);
-      const probs: Float32Array[] = []; // per (b, h): softmax [S, S]
-      // Copies head h of part `part` (0 q, 1 k, 2 v) of sequence b: [S, dh], or [dh, S] if transposed.
-      const block = (b: number, h: number, part: number, transposed: boolean, mul = 1) => {
-        const o = new Float32Array(S * dh);
-        const col = part * d + h * dh;
-        for (let s = 0; s < S; s++) {
-          const src = (b * S + s) * d3 + col;
-          if (transposed) { for (let j = 0; j < dh; j++) o[j * S + s] = a[src + j] * mul; }
-          else for (let j = 0; j < dh; j++) o[s * dh + j] = a[src + j] * mul;
-        }
-        return transposed ? tf.tensor2d(o, [dh, S]) : tf.tensor2d(o, [S, dh]);
-      };
+      const probs: tf.Tensor[] = [], outs: tf.Tensor[] = []; // per (b, h): P [S, S], P V [S, dh]
       for (let b = 0; b < B; b++) {
         for (let h = 0; h < heads; h++) {
-          tf.tidy(() => {
-            const q = block(b, h, 0, false, scale); // [S, dh], pre-scaled
-            const kt = block(b, h, 1, true); // [dh, S]
+          const [p, o] = tf.tidy(() => {
+            const q = block(qkvT, b, h, 0, false, scale); // [S, dh], pre-scaled
+            const kt = block(qkvT, b, h, 1, true); // [dh, S]
             // tfjs's fused softmax kernel beats Math.exp in JS ~5x here.
-            const pt = tf.softmax(tf.add(tf.matMul(q, kt), mask)); // [S, S]
-            probs.push(pt.dataSync() as Float32Array); // a copy, kept for the backward pass
-            const o = tf.matMul(pt, block(b, h, 2, false)).dataSync(); // [S, dh]
+            const p = tf.softmax(tf.add(tf.matMul(q, kt), mask)); // [S, S]
+            return [p, tf.matMul(p, block(qkvT, b, h, 2, false))]; // [S, dh]
+          });
+          probs.push(p), outs.push(o);
+        }
+      }
+      save([qkvT, ...probs]); // qkv is read again in the backward pass: it must be saved too
+      const value = hostTensor<tf.Rank.R2>([T, d], (out) => {
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < heads; h++) {
+            const o = hostView(outs[b * heads + h]);
             for (let s = 0; s < S; s++) {
               out.set(o.subarray(s * dh, s * dh + dh), (b * S + s) * d + h * dh);
             }
-          });
+          }
         }
-      }
+      });
       return {
-        value: tf.tensor2d(out, [T, d]),
-        gradFunc: (dy: tf.Tensor2D) => {
-          const g = dy.dataSync() as Float32Array; // [T, d]
-          const grad = new Float32Array(T * d3);
-          const dyBlock = (b: number, h: number, transposed: boolean) => {
-            const o = new Float32Array(S * dh);
-            for (let s = 0; s < S; s++) {
-              const src = (b * S + s) * d + h * dh;
-              if (transposed) { for (let j = 0; j < dh; j++) o[j * S + s] = g[src + j]; }
-              else for (let j = 0; j < dh; j++) o[s * dh + j] = g[src + j];
-            }
-            return transposed ? tf.tensor2d(o, [dh, S]) : tf.tensor2d(o, [S, dh]);
-          };
+        value,
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+          const qkvS = saved[0] as tf.Tensor2D;
+          const parts: tf.Tensor[][] = []; // per (b, h): dQ, dK, dV, each [S, dh]
           for (let b = 0; b < B; b++) {
             for (let h = 0; h < heads; h++) {
-              tf.tidy(() => {
-                const p = probs[b * heads + h];
+              parts.push(tf.tidy(() => {
+                const p = saved[1 + b * heads + h] as tf.Tensor2D;
                 // dP = dO V^T [S, S]; softmax backward dS = P * (dP - rowsum(dP * P)), causal half.
-                const dS = tf.matMul(dyBlock(b, h, false), block(b, h, 2, true))
-                  .dataSync() as Float32Array;
-                for (let i = 0; i < S; i++) {
-                  const r = i * S;
-                  let dot = 0;
-                  for (let j = 0; j <= i; j++) dot += dS[r + j] * p[r + j];
-                  for (let j = 0; j <= i; j++) dS[r + j] = p[r + j] * (dS[r + j] - dot);
-                  dS.fill(0, r + i + 1, r + S);
-                }
-                const dSt = tf.tensor2d(dS, [S, S]);
-                const dQ = tf.matMul(dSt, block(b, h, 1, false, scale)).dataSync(); // [S, dh]
-                const dKt = tf.matMul(block(b, h, 0, true, scale), dSt).dataSync(); // Q^T dS: [dh, S]
-                const dVt = tf.matMul(dyBlock(b, h, true), tf.tensor2d(p, [S, S])).dataSync(); // dO^T P
-                const cq = h * dh, ck = d + h * dh, cv = 2 * d + h * dh;
-                for (let s = 0; s < S; s++) {
-                  const r = (b * S + s) * d3;
-                  for (let j = 0; j < dh; j++) {
-                    grad[r + cq + j] = dQ[s * dh + j];
-                    grad[r + ck + j] = dKt[j * S + s];
-                    grad[r + cv + j] = dVt[j * S + s];
+                const dP = tf.matMul(block(dy, b, h, -1, false), block(qkvS, b, h, 2, true));
+                // dS [S, S] and dS^T, P^T are left operands below, so that only [S, dh] blocks are
+                // packed as right operands (a new [S, S] right operand costs ~0.3 ms to pack).
+                const dS = hostTensor<tf.Rank.R2>([S, S], (o) => {
+                  const g = hostView(dP), pv = hostView(p);
+                  for (let i = 0; i < S; i++) {
+                    const r = i * S;
+                    let dot = 0;
+                    for (let j = 0; j <= i; j++) dot += g[r + j] * pv[r + j];
+                    for (let j = 0; j <= i; j++) o[r + j] = pv[r + j] * (g[r + j] - dot);
                   }
-                }
-              });
+                });
+                const dSt = transpose2d(dS);
+                const dO = block(dy, b, h, -1, false); // [S, dh]
+                return [
+                  tf.matMul(dS, block(qkvS, b, h, 1, false, scale)), // dQ = dS K [S, dh]
+                  tf.matMul(dSt, block(qkvS, b, h, 0, false, scale)), // dK = dS^T Q [S, dh]
+                  tf.matMul(transpose2d(p), dO), // dV = P^T dO [S, dh]
+                ];
+              }));
             }
           }
-          return [tf.tensor2d(grad, [T, d3])];
+          const grad = hostTensor<tf.Rank.R2>([T, d3], (g) => {
+            for (let b = 0; b < B; b++) {
+              for (let h = 0; h < heads; h++) {
+                const [dQ, dK, dV] = parts[b * heads + h].map(hostView);
+                const cq = h * dh, ck = d + h * dh, cv = 2 * d + h * dh;
+                for (let s = 0; s < S; s++) {
+                  const r = (b * S + s) * d3, src = s * dh;
+                  g.set(dQ.subarray(src, src + dh), r + cq);
+                  g.set(dK.subarray(src, src + dh), r + ck);
+                  g.set(dV.subarray(src, src + dh), r + cv);
+                }
+              }
+            }
+          });
+          for (const t of parts.flat()) t.dispose();
+          return [grad];
         },
       };
     },

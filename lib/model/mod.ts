@@ -13,20 +13,25 @@ export { type Dispatch, dispatch, expertCapacity, routedFfn } from "./moe.ts";
 export { attentionHost, attentionReference, causalAttention, causalMask } from "./attention.ts";
 export {
   colSum,
+  copyRows,
   crossEntropy,
   embedding,
+  freshWeightRoute,
   gelu,
   geluBackward,
   geluForward,
-  hostRows,
-  hostTranspose,
+  hostGatherRows,
   isHostBackend,
   layerNorm,
   linear,
+  matMulFreshWeight,
+  matMulTransB,
   setHostPathOverride,
   startOpProfile,
   stopGradient,
   stopOpProfile,
+  transBRoute,
   transpose2d,
   weightGrad,
 } from "./ops.ts";
+export { hostColSum, hostTensor, hostTranspose2d, hostView, transposeInto } from "./host.ts";

@@ -14,12 +14,14 @@ import {
   customOp,
   geluBackward,
   geluForward,
-  hostRows,
+  hostGatherRows,
   isHostBackend,
+  matMulFreshWeight,
+  matMulTransB,
   type SaveFn,
-  transpose2d,
   weightGrad,
 } from "./ops.ts";
+import { hostTensor, hostView } from "./host.ts";
 
 export interface Dispatch {
   /** Per expert, the slots (t * k + j) it serves, in fill order. */
@@ -106,43 +108,27 @@ export function routedFfn(
       const off = hasC ? 2 : 1;
       const W1 = args.slice(off, off + E) as tf.Tensor2D[];
       const W2 = args.slice(off + E, off + 2 * E) as tf.Tensor2D[];
-      const hData = host ? (hIn.dataSync() as Float32Array) : null;
-      const cData = host && cIn ? (cIn.dataSync() as Float32Array) : null; // [T * k]
       const save = args[args.length - 1] as SaveFn;
-      // Tensors the backward pass needs, saved through tfjs (the forward runs inside tf.tidy):
-      // per used expert X, H, A, Y at slot[e] .. slot[e] + 3, then W1[e], W2[e] at wslot[e], and the
-      // combine weights last.
+      // Tensors the backward pass needs, saved through tfjs (the forward runs inside tf.tidy, and
+      // saving copies): per used expert X, H, A, Y at slot[e] .. slot[e] + 3, and the combine
+      // weights last. The expert weights are not saved: copying them cost 268 MB of memory
+      // traffic a step at E = 64, d 256; they are read in place and must outlive the backward
+      // pass, as variables do (checked there).
       const keep: tf.Tensor[] = [];
-      const wslot = new Int32Array(E).fill(-1);
       const slot = new Int32Array(E).fill(-1);
-      const Ydata: (Float32Array | null)[] = [];
-      const out = host ? new Float32Array(T * d) : null;
       let outT: tf.Tensor2D | null = host ? null : tf.zeros([T, d]);
       for (let e = 0; e < E; e++) {
         const n = disp.tokens[e].length;
-        if (n === 0) {
-          Ydata.push(null);
-          continue;
-        }
+        if (n === 0) continue;
         const x = host
-          ? tf.tensor2d(hostRows(hData!, d, disp.tokens[e]), [n, d])
+          ? hostGatherRows(hIn, disp.tokens[e])
           : tf.gather(hIn, tf.tensor1d(disp.tokens[e], "int32")) as tf.Tensor2D; // [n, d]
-        const hh = tf.matMul(x, W1[e]) as tf.Tensor2D; // [n, dff]
+        const hh = matMulFreshWeight(x, W1[e]); // [n, dff]
         const a = geluForward(hh) as tf.Tensor2D; // [n, dff]
-        const y = tf.matMul(a, W2[e]) as tf.Tensor2D; // [n, d]
+        const y = matMulFreshWeight(a, W2[e]); // [n, d]
         slot[e] = keep.length;
         keep.push(x, hh, a, y);
-        if (host) {
-          const yd = y.dataSync() as Float32Array;
-          Ydata.push(yd);
-          const sl = disp.slots[e], tk = disp.tokens[e];
-          for (let m = 0; m < n; m++) {
-            const c = cData ? cData[sl[m]] : 1;
-            const o = tk[m] * d, src = m * d;
-            for (let j = 0; j < d; j++) out![o + j] += c * yd[src + j];
-          }
-        } else {
-          Ydata.push(null);
+        if (!host) {
           const scaled = cIn
             ? tf.mul(
               y,
@@ -156,18 +142,29 @@ export function routedFfn(
           outT = tf.add(outT!, tf.scatterND(idx, scaled, [T, d])) as tf.Tensor2D;
         }
       }
-      const value = host ? tf.tensor2d(out!, [T, d]) : outT!;
-      for (let e = 0; e < E; e++) {
-        if (slot[e] >= 0) wslot[e] = keep.length, keep.push(W1[e], W2[e]);
-      }
+      // Host: one pass that scatter-adds every expert's rows, scaled, into the heap output.
+      const value = host
+        ? hostTensor<tf.Rank.R2>([T, d], (out) => {
+          const cData = cIn ? hostView(cIn) : null; // [T * k]
+          for (let e = 0; e < E; e++) {
+            if (slot[e] < 0) continue;
+            const yd = hostView(keep[slot[e] + 3]);
+            const sl = disp.slots[e], tk = disp.tokens[e];
+            for (let m = 0; m < tk.length; m++) {
+              const c = cData ? cData[sl[m]] : 1;
+              const o = tk[m] * d, src = m * d;
+              for (let j = 0; j < d; j++) out[o + j] += c * yd[src + j];
+            }
+          }
+        })
+        : outT!;
       if (cIn) keep.push(cIn);
       save(keep);
       return {
         value,
         gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
           const dW1: tf.Tensor[] = [], dW2: tf.Tensor[] = [];
-          const dyData = host ? (dy.dataSync() as Float32Array) : null;
-          const dh = host ? new Float32Array(T * d) : null;
+          const dXs: (tf.Tensor | null)[] = []; // host: per expert dX [n, d], summed at the end
           const dc = host && hasC ? new Float32Array(T * k) : null;
           let dhT: tf.Tensor2D | null = host ? null : tf.zeros([T, d]);
           let dcT: tf.Tensor1D | null = !host && hasC ? tf.zeros([T * k]) : null;
@@ -175,16 +172,26 @@ export function routedFfn(
             const n = disp.tokens[e].length;
             if (n === 0) {
               dW1.push(tf.zeros(W1[e].shape)), dW2.push(tf.zeros(W2[e].shape));
+              dXs.push(null);
               continue;
             }
             const sl = disp.slots[e], tk = disp.tokens[e];
             const [X, H, A, Y] = saved.slice(slot[e], slot[e] + 4) as tf.Tensor2D[];
-            const [w1e, w2e] = saved.slice(wslot[e], wslot[e] + 2) as tf.Tensor2D[];
+            const w1e = W1[e], w2e = W2[e];
+            if (w1e.isDisposed || w2e.isDisposed) {
+              throw new Error(
+                "routedFfn: an expert weight was disposed before the backward pass; pass " +
+                  "variables (or tensors that live until the gradients are computed)",
+              );
+            }
             let dY: tf.Tensor2D; // [n, d]: gradient wrt this expert's unscaled outputs
             if (host) {
-              const g = hostRows(dyData!, d, tk);
-              if (cData) {
-                const yd = Ydata[e]!;
+              const cs = hasC ? saved[saved.length - 1] : null;
+              dY = hostTensor<tf.Rank.R2>([n, d], (g) => {
+                const dyv = hostView(dy);
+                for (let m = 0; m < n; m++) g.set(dyv.subarray(tk[m] * d, tk[m] * d + d), m * d);
+                if (!cs) return;
+                const yd = hostView(Y), cData = hostView(cs);
                 for (let m = 0; m < n; m++) {
                   const c = cData[sl[m]];
                   let dot = 0;
@@ -194,8 +201,7 @@ export function routedFfn(
                   }
                   dc![sl[m]] += dot;
                 }
-              }
-              dY = tf.tensor2d(g, [n, d]);
+              });
             } else {
               const g = tf.gather(dy, tf.tensor1d(tk, "int32")) as tf.Tensor2D;
               if (cIn) {
@@ -210,23 +216,30 @@ export function routedFfn(
                 dY = tf.mul(g, c) as tf.Tensor2D;
               } else dY = g;
             }
-            const dA = tf.matMul(dY, transpose2d(w2e)); // [n, dff]
+            const dA = matMulTransB(dY, w2e); // [n, dff]
             dW2.push(weightGrad(A, dY)); // [dff, d]
             const dH = geluBackward(H, dA) as tf.Tensor2D; // [n, dff]
             dW1.push(weightGrad(X, dH)); // [d, dff]
-            const dX = tf.matMul(dH, transpose2d(w1e)); // [n, d]
-            if (host) {
-              const dxd = dX.dataSync() as Float32Array;
-              for (let m = 0; m < n; m++) {
-                const o = tk[m] * d, src = m * d;
-                for (let j = 0; j < d; j++) dh![o + j] += dxd[src + j];
-              }
-            } else {
+            const dX = matMulTransB(dH, w1e); // [n, d]
+            if (host) dXs.push(dX);
+            else {
               const idx = tf.tensor2d(tk, [n, 1], "int32");
               dhT = tf.add(dhT!, tf.scatterND(idx, dX, [T, d])) as tf.Tensor2D;
             }
           }
-          const grads: tf.Tensor[] = [host ? tf.tensor2d(dh!, [T, d]) : dhT!];
+          const dh = host
+            ? hostTensor<tf.Rank.R2>([T, d], (out) => {
+              for (let e = 0; e < E; e++) {
+                if (!dXs[e]) continue;
+                const dxd = hostView(dXs[e]!), tk = disp.tokens[e];
+                for (let m = 0; m < tk.length; m++) {
+                  const o = tk[m] * d, src = m * d;
+                  for (let j = 0; j < d; j++) out[o + j] += dxd[src + j];
+                }
+              }
+            })
+            : dhT!;
+          const grads: tf.Tensor[] = [dh];
           if (hasC) grads.push(host ? tf.tensor2d(dc!, [T, k]) : tf.reshape(dcT!, [T, k]));
           return [...grads, ...dW1, ...dW2];
         },

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
 // The gradient registry is global; the full tfjs bundle registers every op gradient in it.
 import "@tensorflow/tfjs";
+import { hostColSum, hostTensor, hostTranspose2d, hostView } from "./host.ts";
 
 /**
  * tfjs runs a custom op's forward inside tf.tidy: intermediates it needs in the backward pass must
@@ -102,61 +103,103 @@ export function isHostBackend(): boolean {
   return b === "wasm" || b === "cpu";
 }
 
-/** Copies rows `idx` of a row-major [rows, cols] array; index -1 gives a zero row. -> [idx.length, cols] */
-export function hostRows(src: Float32Array, cols: number, idx: Int32Array): Float32Array {
-  const out = new Float32Array(idx.length * cols);
+/** Copies rows `idx` of a row-major [rows, cols] array into `out` ([idx.length, cols]); -1 skips. */
+export function copyRows(
+  src: Float32Array,
+  cols: number,
+  idx: Int32Array,
+  out: Float32Array,
+): void {
   for (let i = 0; i < idx.length; i++) {
     const r = idx[i];
     if (r >= 0) out.set(src.subarray(r * cols, r * cols + cols), i * cols);
   }
-  return out;
 }
 
-/** Row-major [rows, cols] -> [cols, rows] (cache-blocked). */
-export function hostTranspose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const o = new Float32Array(rows * cols);
-  const B = 32;
-  for (let i0 = 0; i0 < rows; i0 += B) {
-    const i1 = Math.min(rows, i0 + B);
-    for (let j0 = 0; j0 < cols; j0 += B) {
-      const j1 = Math.min(cols, j0 + B);
-      for (let i = i0; i < i1; i++) {
-        const ib = i * cols;
-        for (let j = j0; j < j1; j++) o[j * rows + i] = a[ib + j];
-      }
-    }
-  }
-  return o;
+/** Rows `idx` of x [rows, cols] -> [idx.length, cols]; index -1 gives a zero row (host backends). */
+export function hostGatherRows(x: tf.Tensor2D, idx: Int32Array): tf.Tensor2D {
+  const cols = x.shape[1];
+  return hostTensor<tf.Rank.R2>([idx.length, cols], (o) => copyRows(hostView(x), cols, idx, o));
 }
 
-/** Plain 2-D transpose [r, c] -> [c, r]. */
+/** Plain 2-D transpose [r, c] -> [c, r] (in JS on host backends: 3x faster than the kernel). */
 export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.transpose(x) as tf.Tensor2D;
+  return isHostBackend() ? hostTranspose2d(x) : tf.transpose(x) as tf.Tensor2D;
 }
 
-/** Column sums of [n, m] as a [1, m] matMul with a row of ones (column reductions are slow on wasm). */
-export function colSum(x: tf.Tensor2D): tf.Tensor2D {
-  return tf.matMul(tf.ones([1, x.shape[0]]), x);
+/** Column sums of [n, m] -> [m] (a [1, n] x [n, m] matMul off the host: column reductions are slow). */
+export function colSum(x: tf.Tensor2D): tf.Tensor1D {
+  if (isHostBackend()) return hostColSum(x);
+  return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]);
 }
 
 /**
- * dW = x^T dy for y = x W, transposing whichever of x [n, a] and dy [n, b] is smaller:
- * x^T dy, or (dy^T x)^T. -> [a, b]
+ * dW = x^T dy for y = x W, x [n, a], dy [n, b] -> [a, b]. tfjs-wasm's fast matMul takes neither
+ * operand transposed and packs its right operand afresh whenever that is a new tensor, so one
+ * n-row activation is transposed and the other packed: x^T dy, or (dy^T x)^T. Packing costs more
+ * per element (~4.4 ns) than our transpose (~2.3 ns), so the larger activation is transposed and
+ * the smaller packed (measured 8.3 vs 10.4 ms for n 2048, a 256, b 1024 on 2 threads).
  */
 export function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
-  if (x.shape[1] <= dy.shape[1]) return tf.matMul(transpose2d(x), dy);
+  if (x.shape[1] >= dy.shape[1]) return tf.matMul(transpose2d(x), dy);
   return transpose2d(tf.matMul(transpose2d(dy), x));
+}
+
+/** Measured costs per element on wasm (2 threads): our JS transpose, XNNPACK's packing of a new right operand. */
+const TRANSPOSE_NS = 2.3, PACK_NS = 4.4;
+
+/**
+ * a b^T for a [n, k], b [m, k] -> [n, m] (the backward pass's dx = dy W^T). tfjs-wasm's fast
+ * matMul takes no transposed operand, so either b is transposed and packed, a b^T, or a is, and
+ * the small result transposed back, (b a^T)^T. The cheaper one is picked from the sizes: for an
+ * expert's few tokens (n ~ 30 rows against a 256 x 1024 weight) the second skips the weight's
+ * transpose and packing altogether (measured 4.8 -> 2.2 ms per expert and step).
+ */
+export function matMulTransB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (!isHostBackend()) return tf.matMul(a, b, false, true);
+  if (transBRoute(a.shape, b.shape) === "transpose-b") return tf.matMul(a, transpose2d(b));
+  return transpose2d(tf.matMul(b, transpose2d(a)));
+}
+
+/** Which way matMulTransB computes a [n, k] b^T ([m, k]) on a host backend. */
+export function transBRoute(
+  a: [number, number],
+  b: [number, number],
+): "transpose-b" | "transpose-a" {
+  const costB = b[0] * b[1] * (TRANSPOSE_NS + PACK_NS);
+  const costA = a[0] * a[1] * (TRANSPOSE_NS + PACK_NS) + a[0] * b[0] * TRANSPOSE_NS;
+  return costB <= costA ? "transpose-b" : "transpose-a";
+}
+
+/**
+ * x w for x [n, k], w [k, m] -> [n, m], where w is a weight that is new every step (so tfjs-wasm
+ * packs it afresh). With few rows (an expert's tokens) transposing w in JS and using it as the
+ * left operand, (w^T x^T)^T, is cheaper than packing it (0.7 vs 1.15 ms for 30 x 256 x 1024).
+ */
+export function matMulFreshWeight(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (!isHostBackend() || freshWeightRoute(x.shape, w.shape) === "pack") return tf.matMul(x, w);
+  return transpose2d(tf.matMul(transpose2d(w), transpose2d(x)));
+}
+
+/** Which way matMulFreshWeight computes x [n, k] w [k, m] on a host backend. */
+export function freshWeightRoute(x: [number, number], w: [number, number]): "pack" | "transpose" {
+  const costPack = w[0] * w[1] * PACK_NS;
+  const costT = w[0] * w[1] * TRANSPOSE_NS + x[0] * x[1] * (TRANSPOSE_NS + PACK_NS) +
+    x[0] * w[1] * TRANSPOSE_NS;
+  return costPack <= costT ? "pack" : "transpose";
 }
 
 /** y = x W with x [n, a], W [a, b] -> [n, b]; gradients from plain matMuls only. */
 export const linear: (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D = customOp(
   (x: tf.Tensor2D, w: tf.Tensor2D, save: SaveFn) => {
-    save([x, w]);
+    // Saving copies; a variable outlives the backward pass and is read in place instead.
+    const wIsVariable = w instanceof tf.Variable;
+    save(wIsVariable ? [x] : [x, w]);
     return {
       value: tf.matMul(x, w),
       gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as tf.Tensor2D[];
-        return [tf.matMul(dy, transpose2d(ws)), weightGrad(xs, dy)];
+        const xs = saved[0] as tf.Tensor2D, ws = wIsVariable ? w : saved[1] as tf.Tensor2D;
+        return [matMulTransB(dy, ws), weightGrad(xs, dy)];
       },
     };
   },
@@ -206,8 +249,8 @@ export const layerNorm: (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.T
         const m1 = tf.mean(dxhat, 1, true); // [n, 1]
         const m2 = tf.mean(tf.mul(dxhat, xhat), 1, true); // [n, 1]
         const dx = tf.mul(rstd, tf.sub(tf.sub(dxhat, m1), tf.mul(xhat, m2)));
-        const dg = tf.reshape(colSum(tf.mul(dy, xhat) as tf.Tensor2D), [d]);
-        const db = tf.reshape(colSum(dy), [d]);
+        const dg = colSum(tf.mul(dy, xhat) as tf.Tensor2D);
+        const db = colSum(dy);
         return [dx, dg, db];
       },
     };
@@ -227,7 +270,7 @@ export function embedding(w: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
     (w: tf.Tensor2D, _save: any) => {
       let value: tf.Tensor2D;
       if (isHostBackend()) {
-        value = tf.tensor2d(hostRows(w.dataSync() as Float32Array, d, ids), [ids.length, d]);
+        value = hostGatherRows(w, ids);
       } else {
         value = tf.gather(w, tf.tensor1d(ids, "int32"));
       }
@@ -235,13 +278,13 @@ export function embedding(w: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
         value,
         gradFunc: (dy: tf.Tensor2D) => {
           if (isHostBackend()) {
-            const g = new Float32Array(V * d);
-            const dd = dy.dataSync() as Float32Array;
-            for (let t = 0; t < ids.length; t++) {
-              const o = ids[t] * d, s = t * d;
-              for (let j = 0; j < d; j++) g[o + j] += dd[s + j];
-            }
-            return [tf.tensor2d(g, [V, d])];
+            return [hostTensor<tf.Rank.R2>([V, d], (g) => {
+              const dd = hostView(dy);
+              for (let t = 0; t < ids.length; t++) {
+                const o = ids[t] * d, s = t * d;
+                for (let j = 0; j < d; j++) g[o + j] += dd[s + j];
+              }
+            })];
           }
           // onehot(ids)^T dy [V, d]: a matMul, deterministic, where scatterND on webgpu sums
           // duplicate ids with float atomicAdd in a varying order.

@@ -8,7 +8,7 @@
  *   p = p - lr ( (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + wd p )   (wd only if decay)
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { isHostBackend, type NamedVariable } from "../model/mod.ts";
+import { hostTensor, hostView, isHostBackend, type NamedVariable } from "../model/mod.ts";
 
 export interface AdamWOptions {
   beta1: number;
@@ -94,16 +94,21 @@ export class AdamW {
       const raw = grads[p.name];
       const wd = decay ? weightDecay : 0;
       if (this.host) {
-        const g = raw ? (raw.dataSync() as Float32Array) : null;
-        const w = p.dataSync() as Float32Array; // a copy
+        // One fused pass over heap views, writing the new weights into a new heap tensor (a
+        // variable must get a new tensor: tfjs-wasm caches packed matMul weights by tensor id).
         const m = this.mHost[i], v = this.vHost[i];
-        for (let j = 0; j < w.length; j++) {
-          const gj = g ? g[j] * gradScale : 0;
-          const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
-          const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
-          w[j] -= lr * ((mj * c1) / (Math.sqrt(vj * c2) + eps) + wd * w[j]);
-        }
-        tf.tidy(() => p.assign(tf.tensor(w, p.shape)));
+        tf.tidy(() =>
+          p.assign(hostTensor(p.shape, (w) => {
+            const old = hostView(p), g = raw ? hostView(raw) : null;
+            for (let j = 0; j < w.length; j++) {
+              const gj = g ? g[j] * gradScale : 0;
+              const mj = (m[j] = b1 * m[j] + (1 - b1) * gj);
+              const vj = (v[j] = b2 * v[j] + (1 - b2) * gj * gj);
+              const pj = old[j];
+              w[j] = pj - lr * ((mj * c1) / (Math.sqrt(vj * c2) + eps) + wd * pj);
+            }
+          }))
+        );
         return;
       }
       tf.tidy(() => {
