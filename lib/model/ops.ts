@@ -236,7 +236,6 @@ export const LN_EPS = 1e-5;
 /** LayerNorm over the last axis: x [n, d], gain g [d], offset b [d] -> [n, d]. */
 export const layerNorm: (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D = customOp(
   (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, save: SaveFn) => {
-    const d = x.shape[1];
     const { mean, variance } = tf.moments(x, 1, true); // [n, 1] each
     const rstd0 = tf.rsqrt(tf.add(variance, LN_EPS)); // [n, 1]
     const xhat0 = tf.mul(tf.sub(x, mean), rstd0) as tf.Tensor2D; // [n, d]
