@@ -3,11 +3,11 @@
  * PyTorch (scripts/torch_peer.py, CPU), measured in the same run.
  *
  * For d_model 64 and 256: dense, and E = 8 and 64 with each router (sbase, hash, rlr). Each
- * configuration: 2 warm-up steps, then timed steps; tokens/s = tokens per step / mean step time;
+ * configuration: 2 warm-up steps, then timed steps; tokens/s = tokens per step / median step time;
  * GFLOP/s = 3 x forward FLOPs per token (lib/counting's F: 2 x active parameters + unembedding +
  * attention) x tokens/s. Prints a table, or with --json one JSON object per configuration.
  *
- *   deno task bench [--json] [--threads 1] [--torch-threads 2] [--steps N] [--d 64,256]
+ *   deno task bench [--json] [--threads 2] [--torch-threads 2] [--steps N] [--d 64,256]
  *                   [--experts 8,64] [--routers sbase,hash,rlr] [--no-torch]
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -157,9 +157,16 @@ function measure(
     Int32Array.from({ length: cfg.batchSize * (cfg.seqLen + 1) }, () => data.int(cfg.vocabSize));
   const step = () => trainStep(model, opt, batch(), { lr: 1e-3, gradClip: 1, rng });
   step(), step();
-  const t0 = performance.now(), c0 = cpuMs();
-  for (let i = 0; i < steps; i++) step();
-  const stepMs = (performance.now() - t0) / steps;
+  // The median step: robust to another process taking a core for a moment.
+  const times: number[] = [];
+  const c0 = cpuMs();
+  for (let i = 0; i < steps; i++) {
+    const t = performance.now();
+    step();
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const stepMs = steps % 2 ? times[steps >> 1] : (times[steps / 2 - 1] + times[steps / 2]) / 2;
   const cpuStepMs = (cpuMs() - c0) / steps;
   opt.dispose();
   return { stepMs, cpuStepMs, model };
@@ -179,7 +186,8 @@ async function main(): Promise<void> {
       "no-torch": { type: "boolean" },
     },
   });
-  const threads = Number(values.threads ?? 1);
+  // Two wasm threads by default: the PyTorch peer runs on two threads too.
+  const threads = Number(values.threads ?? 2);
   const torchThreads = Number(values["torch-threads"] ?? 2);
   const dims = (values.d ?? "64,256").split(",").map(Number);
   const expertsList = (values.experts ?? "8,64").split(",").map(Number);

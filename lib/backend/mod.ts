@@ -7,11 +7,13 @@
  * - `webgpu` can be forced on a software adapter (Debian: mesa-vulkan-drivers gives lavapipe; Deno
  *   picks Vulkan by default, no DENO_WEBGPU_BACKEND needed).
  * - `wasm`: single-threaded unless `threads` > 1 (see wasm_threads.ts for the Deno workaround).
- *   The thread count is fixed for the life of the process once wasm has initialised. Threads are
- *   opt-in because they did not measure faster on the shared 2-core machine this was built on
- *   (512^2 matMul at load ~8: 1 thread 11.7-12.7 GFLOP/s, 2 threads 8.6-11.7; per CPU second
- *   26-27 vs 23.5-24.3, i.e. 90% parallel efficiency, so they pay off only on idle cores). For
- *   sweeps, single-thread processes side by side use the cores better than threads.
+ *   The thread count is fixed for the life of the process once wasm has initialised. On an idle
+ *   2-core machine two threads pay off well: XNNPACK's matMul ran at 73 GFLOP/s on two threads
+ *   against 25-27 on the single-threaded build, and a d_model 256 training step took 1.3 s against
+ *   1.9-3.0 s (`deno task bench`). Under load (another process per core) they do not (512^2
+ *   matMul at load ~8: 11.7-12.7 GFLOP/s on one thread, 8.6-11.7 on two), so they stay opt-in:
+ *   sweeps run single-thread processes side by side, `bench` and a lone `train --threads 2` use
+ *   both cores.
  *
  * tfjs has one engine per process: switching backends later (`tf.setBackend`) works, and tensors
  * move between backends on use, but a model's variables live where they were made.
