@@ -4,10 +4,12 @@
  * Why: on the wasm backend only plain (non-transposed, non-batched) 2-D matMul is fast; the
  * transposed and batched matMuls that tfjs's own gradients emit are 10-45x slower, tf.gather is
  * ~25x slower than a row copy in JS and its gradient kernel (UnsortedSegmentSum) is missing. So
- * every op here computes its backward pass from plain 2-D matMuls, explicit transposes of the
- * smaller operand, and (on the "host" backends wasm and cpu, whose tensors live in this process's
- * memory) row gathers/scatters done on typed arrays. On other backends (webgpu) the same ops use
- * tf.gather / tf.transpose so that nothing is read back to the CPU.
+ * every op here computes its backward pass from plain 2-D matMuls and explicit transposes, and
+ * (on the "host" backends wasm and cpu, whose tensors live in this process's memory) does row
+ * gathers/scatters and transposes in JS over views of tensor memory (./host.ts). tfjs-wasm packs
+ * the right operand of a matMul afresh whenever it is a new tensor, so the operand orders are
+ * picked by measured cost (matMulTransB, matMulFreshWeight, weightGrad). On other backends (webgpu)
+ * the same ops use tf.gather / tf.transpose so that nothing is read back to the CPU.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
