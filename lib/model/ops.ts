@@ -61,8 +61,11 @@ export function customOp<F = (...inputs: any[]) => any>(
 
 let profile: Map<string, { ms: number; calls: number }> | null = null;
 
-/** Process CPU time in ms (robust to other processes sharing the cores). */
+let wallClock = false;
+
+/** Process CPU time in ms (robust to other processes sharing the cores), or wall time. */
 function clock(): number {
+  if (wallClock) return performance.now();
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
@@ -75,11 +78,13 @@ function addTime(key: string, t0: number): void {
 }
 
 /**
- * CPU time spent in each custom op's forward and backward (for profiling on host backends,
- * where kernels run synchronously). `startOpProfile()` resets; `opProfile()` reads.
+ * Time spent in each custom op's forward and backward (for profiling on host backends, where
+ * kernels run synchronously): process CPU time, or wall time with `wall`. `startOpProfile()`
+ * resets; `stopOpProfile()` reads.
  */
-export function startOpProfile(): void {
+export function startOpProfile(wall = false): void {
   profile = new Map();
+  wallClock = wall;
 }
 
 export function stopOpProfile(): Map<string, { ms: number; calls: number }> {

@@ -1,0 +1,72 @@
+/**
+ * `deno task bench:kernels`: the wasm building-block costs behind the training step's design
+ * (lib/model/host.ts, lib/model/ops.ts), each printed as measured:
+ * - matMul GFLOP/s for this model's shapes, with the right operand cached (a weight used again)
+ *   and new (tfjs-wasm packs a new right operand afresh: the cost per element is printed);
+ * - transposes: tfjs-wasm's kernel against lib/model's JS one;
+ * - a fresh large JS buffer against a reused one (page faults).
+ *
+ *   deno task bench:kernels [--threads 2]
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { parseArgs } from "node:util";
+import { initBackend } from "../lib/backend/mod.ts";
+import { hostTranspose2d } from "../lib/model/mod.ts";
+
+const { values } = parseArgs({ args: Deno.args, options: { threads: { type: "string" } } });
+const threads = Number(values.threads ?? 2);
+const info = await initBackend("wasm", { threads });
+
+/** Median ms of `f` over `n` calls after 3 warm-up calls; disposes what f returns. */
+function time(f: () => tf.Tensor | void, n = 20): number {
+  const ms: number[] = [];
+  for (let i = 0; i < n + 3; i++) {
+    const t0 = performance.now();
+    const r = f();
+    if (r) r.dispose();
+    if (i >= 3) ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[ms.length >> 1];
+}
+
+console.log(`tfjs wasm, ${info.threads} thread(s)`);
+console.log("matMul [M,K]x[K,N]          cached b        new b     packing");
+for (const [M, K, N] of [[2048, 256, 1024], [2048, 1024, 256], [256, 2048, 1024], [256, 256, 64]]) {
+  const a = tf.randomNormal([M, K]), b = tf.randomNormal([K, N]);
+  const flops = 2 * M * K * N;
+  const cached = time(() => tf.matMul(a, b));
+  const copy = time(() => tf.add(b, 0));
+  const fresh = time(() => tf.tidy(() => tf.matMul(a, tf.add(b, 0))));
+  const packNs = ((fresh - copy - cached) * 1e6) / (K * N);
+  console.log(
+    `  [${M},${K}]x[${K},${N}]`.padEnd(28) +
+      `${cached.toFixed(2)} ms ${(flops / cached / 1e6).toFixed(1).padStart(5)} GFLOP/s  ` +
+      `${fresh.toFixed(2)} ms  ${packNs.toFixed(1)} ns/element`,
+  );
+  a.dispose(), b.dispose();
+}
+
+console.log("transpose [r,c]             tfjs kernel     JS (lib/model)");
+for (const [r, c] of [[2048, 1024], [2048, 256], [256, 2048]]) {
+  const x = tf.randomNormal([r, c]) as tf.Tensor2D;
+  const kernel = time(() => tf.transpose(x));
+  const js = time(() => hostTranspose2d(x));
+  console.log(
+    `  [${r},${c}]`.padEnd(28) + `${kernel.toFixed(2)} ms`.padEnd(16) + `${js.toFixed(2)} ms`,
+  );
+  x.dispose();
+}
+
+const n = 2048 * 1024; // 8 MB of float32
+const fresh = time(() => {
+  new Float32Array(n).fill(1);
+});
+const reused = new Float32Array(n);
+const again = time(() => {
+  reused.fill(2);
+});
+console.log(
+  `8 MB Float32Array: new + fill ${fresh.toFixed(2)} ms, reused + fill ${again.toFixed(2)} ms`,
+);
+Deno.exit(0); // wasm pool threads
