@@ -152,7 +152,11 @@ export function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
   return transpose2d(tf.matMul(transpose2d(dy), x));
 }
 
-/** Measured costs per element on wasm (2 threads): our JS transpose, XNNPACK's packing of a new right operand. */
+/**
+ * Measured costs per element (`deno task bench:kernels`): our JS transpose (2.3 ns on [2048, 1024]
+ * in a plain buffer, up to 3.9 ns in the shared heap of the 2-thread build) and XNNPACK's packing of
+ * a new right operand (4.4-5.5 ns).
+ */
 const TRANSPOSE_NS = 2.3, PACK_NS = 4.4;
 
 /**
