@@ -9,10 +9,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend/mod.ts";
-import { startOpProfile, stopOpProfile, TransformerLM } from "../lib/model/mod.ts";
-import { resolveRouter } from "../lib/routers/mod.ts";
-import { AdamW, DEFAULT_CONFIG, trainStep } from "../lib/train/mod.ts";
+import { startOpProfile, stopOpProfile } from "../lib/model/mod.ts";
+import { DEFAULT_CONFIG, trainStep } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
+import { benchModel } from "./_setup.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,33 +30,18 @@ const steps = Number(values.steps ?? 5);
 await initBackend("wasm", { threads });
 // The shapes of bench/train.ts.
 const S = d >= 256 ? 256 : 128, B = d >= 256 ? 8 : 16, V = DEFAULT_CONFIG.vocabSize;
-const factory = resolveRouter(router);
-const model = new TransformerLM({
+const { model, opt, batch } = benchModel({
   vocabSize: V,
   seqLen: S,
+  batchSize: B,
   dModel: d,
   layers: 4,
   heads: 4,
+  router,
   experts: E,
-  routingFrequency: 0.5,
-  k: 1,
-  capacityFactor: factory.defaultCapacityFactor ?? 2,
-  router: factory,
-  seed: 1,
 });
-const opt = new AdamW(model.namedVariables(), {
-  beta1: 0.9,
-  beta2: 0.95,
-  eps: 1e-8,
-  weightDecay: 0.1,
-});
-const rng = new Rng(1), data = new Rng(2);
-const step = () =>
-  trainStep(model, opt, Int32Array.from({ length: B * (S + 1) }, () => data.int(V)), {
-    lr: 1e-3,
-    gradClip: 1,
-    rng,
-  });
+const rng = new Rng(1);
+const step = () => trainStep(model, opt, batch(), { lr: 1e-3, gradClip: 1, rng });
 
 /** Minor page faults of this process so far (Linux /proc), or NaN elsewhere. */
 function minorFaults(): number {

@@ -17,10 +17,8 @@ import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend/mod.ts";
 import { routedBlocks } from "../lib/counting/mod.ts";
-import { TransformerLM } from "../lib/model/mod.ts";
-import { resolveRouter } from "../lib/routers/mod.ts";
+import type { TransformerLM } from "../lib/model/mod.ts";
 import {
-  AdamW,
   checkMemory,
   DEFAULT_CONFIG,
   resolveConfig,
@@ -28,6 +26,7 @@ import {
   trainStep,
 } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
+import { benchModel } from "./_setup.ts";
 
 interface BenchRow {
   d_model: number;
@@ -132,29 +131,8 @@ function measure(
   cfg: TrainConfig,
   steps: number,
 ): { stepMs: number; cpuStepMs: number; model: TransformerLM } {
-  const factory = resolveRouter(cfg.router);
-  const model = new TransformerLM({
-    vocabSize: cfg.vocabSize,
-    seqLen: cfg.seqLen,
-    dModel: cfg.dModel,
-    layers: cfg.layers,
-    heads: cfg.heads,
-    experts: cfg.experts,
-    routingFrequency: cfg.routingFrequency,
-    k: 1,
-    capacityFactor: factory.defaultCapacityFactor ?? 2,
-    router: factory,
-    seed: 1,
-  });
-  const opt = new AdamW(model.namedVariables(), {
-    beta1: 0.9,
-    beta2: 0.95,
-    eps: 1e-8,
-    weightDecay: 0.1,
-  });
-  const rng = new Rng(1), data = new Rng(2);
-  const batch = () =>
-    Int32Array.from({ length: cfg.batchSize * (cfg.seqLen + 1) }, () => data.int(cfg.vocabSize));
+  const { model, opt, batch } = benchModel({ ...cfg, router: String(cfg.router) });
+  const rng = new Rng(1);
   const step = () => trainStep(model, opt, batch(), { lr: 1e-3, gradClip: 1, rng });
   step(), step();
   // The median step: robust to another process taking a core for a moment.

@@ -11,10 +11,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend/mod.ts";
-import { TransformerLM } from "../lib/model/mod.ts";
-import { resolveRouter } from "../lib/routers/mod.ts";
-import { AdamW, trainStepAsync } from "../lib/train/mod.ts";
+import { trainStepAsync } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
+import { benchModel } from "./_setup.ts";
 
 const { values: a } = parseArgs({
   args: Deno.args,
@@ -40,27 +39,17 @@ const V = 2048;
 async function measure(backend: "wasm" | "webgpu", router: string) {
   const info = await initBackend(backend);
   const experts = router === "dense" ? 1 : E;
-  const model = new TransformerLM({
+  const { model, opt, batch } = benchModel({
     vocabSize: V,
     seqLen: S,
+    batchSize: B,
     dModel: d,
     layers: L,
     heads: Math.max(1, d / 32),
+    router,
     experts,
-    routingFrequency: 0.5,
-    k: 1,
-    capacityFactor: 2,
-    router: resolveRouter(router),
-    seed: 1,
   });
-  const opt = new AdamW(model.namedVariables(), {
-    beta1: 0.9,
-    beta2: 0.95,
-    eps: 1e-8,
-    weightDecay: 0.1,
-  });
-  const data = new Rng(2), rng = new Rng(3);
-  const batch = () => Int32Array.from({ length: B * (S + 1) }, () => data.int(V));
+  const rng = new Rng(3);
   const times: number[] = [], pre: number[] = [];
   for (let i = 0; i < steps + 2; i++) {
     const b = batch();
