@@ -8,9 +8,9 @@
  *   picks Vulkan by default, no DENO_WEBGPU_BACKEND needed).
  * - `wasm`: single-threaded unless `threads` > 1 (see wasm_threads.ts for the Deno workaround).
  *   The thread count is fixed for the life of the process once wasm has initialised. On an idle
- *   2-core machine two threads pay off well: XNNPACK's matMul ran at 73 GFLOP/s on two threads
- *   against 25-27 on the single-threaded build, and a d_model 256 training step took 1.3 s against
- *   1.9-3.0 s (`deno task bench`). Under load (another process per core) they do not (512^2
+ *   2-core machine two threads pay off well: XNNPACK's matMul ran at 68-74 GFLOP/s on two threads
+ *   against 25-37 on one (`deno task bench:kernels`; one thread varies from run to run on that
+ *   VM), and a d_model 256 training step took 1.3 s against 1.9-3.0 s (`deno task bench`). Under load (another process per core) they do not (512^2
  *   matMul at load ~8: 11.7-12.7 GFLOP/s on one thread, 8.6-11.7 on two), so they stay opt-in:
  *   sweeps run single-thread processes side by side, `bench` and a lone `train --threads 2` use
  *   both cores.
