@@ -3,6 +3,8 @@
  * (lib/model/host.ts, lib/model/ops.ts), each printed as measured:
  * - matMul GFLOP/s for this model's shapes, with the right operand cached (a weight used again)
  *   and new (tfjs-wasm packs a new right operand afresh: the cost per element is printed);
+ * - the two operand orders of a b^T and of x W with a new weight, at an expert's and a dense
+ *   layer's size (lib/model's matMulTransB, matMulFreshWeight);
  * - transposes: tfjs-wasm's kernel against lib/model's JS one;
  * - a fresh large JS buffer against a reused one (page faults).
  *
@@ -11,7 +13,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend/mod.ts";
-import { hostTranspose2d } from "../lib/model/mod.ts";
+import { freshWeightRoute, hostTranspose2d, transBRoute, transpose2d } from "../lib/model/mod.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { threads: { type: "string" } } });
 const threads = Number(values.threads ?? 2);
@@ -45,6 +47,35 @@ for (const [M, K, N] of [[2048, 256, 1024], [2048, 1024, 256], [256, 2048, 1024]
       `${fresh.toFixed(2)} ms  ${packNs.toFixed(1)} ns/element`,
   );
   a.dispose(), b.dispose();
+}
+
+// The two orders of lib/model's matMulTransB and matMulFreshWeight at an expert's size (30 tokens)
+// and at a dense layer's (2048), with the weight new each call as it is every step.
+console.log("a b^T, b a new weight        b transposed    a transposed (matMulTransB picks)");
+for (const [n, k, m] of [[30, 256, 1024], [30, 1024, 256], [2048, 256, 1024]]) {
+  const a = tf.randomNormal([n, k]) as tf.Tensor2D, b = tf.randomNormal([m, k]) as tf.Tensor2D;
+  const tb = time(() => tf.tidy(() => tf.matMul(a, transpose2d(tf.add(b, 0) as tf.Tensor2D))));
+  const ta = time(() =>
+    tf.tidy(() => transpose2d(tf.matMul(tf.add(b, 0) as tf.Tensor2D, transpose2d(a))))
+  );
+  const pick = transBRoute([n, k], [m, k]);
+  console.log(
+    `  [${n},${k}] [${m},${k}]`.padEnd(30) + `${tb.toFixed(2)} ms`.padEnd(16) +
+      `${ta.toFixed(2)} ms (${pick})`,
+  );
+  const w = tf.randomNormal([k, m]) as tf.Tensor2D;
+  const packed = time(() => tf.tidy(() => tf.matMul(a, tf.add(w, 0) as tf.Tensor2D)));
+  const viaT = time(() =>
+    tf.tidy(() => {
+      const w2 = tf.add(w, 0) as tf.Tensor2D;
+      return transpose2d(tf.matMul(transpose2d(w2), transpose2d(a)));
+    })
+  );
+  console.log(
+    `  x w, [${n},${k}] [${k},${m}]`.padEnd(30) + `packed ${packed.toFixed(2)} ms`.padEnd(16) +
+      `via w^T ${viaT.toFixed(2)} ms (${freshWeightRoute([n, k], [k, m])})`,
+  );
+  a.dispose(), b.dispose(), w.dispose();
 }
 
 console.log("transpose [r,c]             tfjs kernel     JS (lib/model)");

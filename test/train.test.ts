@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -14,6 +14,7 @@ import {
   type TrainConfig,
 } from "../lib/train/mod.ts";
 import { parseTrainArgs } from "../lib/cli/train.ts";
+import { trainCliJson } from "./_train_cli.ts";
 
 const TINY: Partial<TrainConfig> = {
   dModel: 16,
@@ -213,15 +214,7 @@ describe("deno task train", () => {
   });
 
   it("--json prints one object with the final metrics", () => {
-    const out = execFileSync(Deno.execPath(), [
-      "run",
-      "-A",
-      "lib/cli/train.ts",
-      ...["--router", "hash", "--experts", "2", "--d-model", "16", "--layers", "2"],
-      ...["--heads", "2", "--seq-len", "16", "--batch-size", "2", "--steps", "3"],
-      ...["--eval-batches", "1", "--backend", "cpu", "--json", "--quiet"],
-    ], { encoding: "utf8", env: { ...Deno.env.toObject(), NO_COLOR: "1" } });
-    const r = JSON.parse(out.trim().split("\n").pop()!);
+    const r = trainCliJson(["--router", "hash", "--experts", "2", "--backend", "cpu"]);
     for (
       const k of [
         "val_loss",

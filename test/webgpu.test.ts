@@ -4,7 +4,6 @@
  * as the one-pass host path on wasm and cpu.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { execFileSync } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { type BackendInfo, initBackend } from "../lib/backend/mod.ts";
 import { wouldSplitK } from "../lib/backend/webgpu_deterministic.ts";
@@ -20,6 +19,7 @@ import {
 } from "../lib/routers/mod.ts";
 import { readCheckpoint, train, type TrainConfig } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
+import { trainCliJson } from "./_train_cli.ts";
 
 const V = 300, S = 16, B = 2;
 
@@ -292,15 +292,7 @@ describe("train() on webgpu", () => {
   });
 
   it("deno task train --backend webgpu --steps 3 --json works", () => {
-    const out = execFileSync(Deno.execPath(), [
-      "run",
-      "-A",
-      "lib/cli/train.ts",
-      ...["--router", "sbase", "--experts", "4", "--d-model", "16", "--layers", "2"],
-      ...["--heads", "2", "--seq-len", "16", "--batch-size", "2", "--steps", "3"],
-      ...["--eval-batches", "1", "--backend", "webgpu", "--json", "--quiet"],
-    ], { encoding: "utf8", env: { ...Deno.env.toObject(), NO_COLOR: "1" } });
-    const r = JSON.parse(out.trim().split("\n").pop()!);
+    const r = trainCliJson(["--router", "sbase", "--experts", "4", "--backend", "webgpu"]);
     expect(r.backend).toBe("webgpu");
     expect(r.steps).toBe(3);
     expect(r.tokens).toBe(3 * 2 * 16);

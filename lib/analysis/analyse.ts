@@ -29,6 +29,7 @@ import {
   fitPerGroup,
   type FitResult,
   heldOut,
+  type HeldOutResult,
   type LossKind,
 } from "../fit/mod.ts";
 import type { AnalysisInput } from "./input.ts";
@@ -66,14 +67,11 @@ export interface LawFit<P> {
   result: FitResult<P>;
 }
 
-export interface HeldOutSummary {
-  nTrain: number;
-  nTest: number;
-  mse_log10: number;
-  rmse_loss: number;
-  max_abs_error: number;
-  mean_abs_rel_error: number;
-}
+/** A held-out check's figures, without the fit and per-point detail (lib/fit's heldOut). */
+export type HeldOutSummary = Pick<
+  HeldOutResult<unknown>,
+  "nTrain" | "nTest" | "mse_log10" | "rmse_loss" | "max_abs_error" | "mean_abs_rel_error"
+>;
 
 export interface TechniqueAnalysis {
   n: number;

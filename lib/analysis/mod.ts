@@ -30,6 +30,7 @@ export {
   type ComparisonRow,
   fmt,
   goodnessCell,
+  heldOutCell,
   paperComparison,
   table3Mse,
   textTable,

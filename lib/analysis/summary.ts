@@ -11,7 +11,7 @@ import {
   TABLE3,
 } from "../laws/mod.ts";
 import { evaluateFit } from "../fit/mod.ts";
-import type { Analysis, LawFit } from "./analyse.ts";
+import type { Analysis, HeldOutSummary, LawFit } from "./analyse.ts";
 import type { AnalysisInput } from "./input.ts";
 
 type Json = Record<string, unknown>;
@@ -153,6 +153,11 @@ export function fmt(x: number | null | undefined, digits = 3): string {
 }
 
 /** One law's fit in a table cell: MSE of log10 L / RMSE in nats / largest |residual| in nats. */
+/** A held-out check as one table cell: RMSE / largest error (loss units) / mean relative error. */
+export function heldOutCell(h: HeldOutSummary): string {
+  return `${fmt(h.rmse_loss)} / ${fmt(h.max_abs_error)} / ${fmt(100 * h.mean_abs_rel_error, 2)}%`;
+}
+
 export function goodnessCell(
   f:
     | { mse_log10: number; rmse_loss: number; max_residual_loss: number; converged: boolean }
@@ -226,12 +231,7 @@ export function analysisText(a: Analysis, input: AnalysisInput): string {
           withHeld.map(([t, r]) => [
             t,
             String(r.heldOut!.eq1.nTest),
-            ...(["eq1", "separable", "bilinear"] as const).map((k) => {
-              const h = r.heldOut![k];
-              return `${fmt(h.rmse_loss)} / ${fmt(h.max_abs_error)} / ${
-                fmt(100 * h.mean_abs_rel_error, 2)
-              }%`;
-            }),
+            ...(["eq1", "separable", "bilinear"] as const).map((k) => heldOutCell(r.heldOut![k])),
           ]),
         ),
     );

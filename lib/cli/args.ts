@@ -1,4 +1,5 @@
 /** Small helpers shared by the command-line entry points. */
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /** An integer flag >= min, or undefined when absent; a clear error naming the flag otherwise. */
 export function intArg(name: string, v: string | undefined, min: number): number | undefined {
@@ -9,3 +10,34 @@ export function intArg(name: string, v: string | undefined, min: number): number
   }
   return n;
 }
+
+const HELP = { help: { type: "boolean", short: "h", default: false } } as const;
+
+/**
+ * Parses `args` strictly against `options` plus -h/--help. A parse error prints the message and
+ * `usage` on stderr and gives exit code 2; --help prints `usage` and gives 0; otherwise the values.
+ */
+export function parseCommandLine<T extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: T,
+  usage: string,
+): { exitCode: number } | { values: ParsedValues<T & typeof HELP> } {
+  let values: ParsedValues<T & typeof HELP>;
+  try {
+    values = parseArgs({ args, options: { ...options, ...HELP }, strict: true })
+      .values as ParsedValues<T & typeof HELP>;
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${usage}`);
+    return { exitCode: 2 };
+  }
+  if ((values as { help?: boolean }).help) {
+    console.log(usage);
+    return { exitCode: 0 };
+  }
+  return { values };
+}
+
+/** The values parseArgs gives for `options` (strict, no positionals). */
+type ParsedValues<T extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: T; strict: true }>
+>["values"];

@@ -5,7 +5,7 @@
  *   deno task figures [--curves PATH] [--out DIR] [--only NAME ...] [--format html|svg|png ...]
  *                     [--scale 2] [--restarts 500] [--resamples 200] [--seed 0]
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "./args.ts";
 import { join } from "node:path";
 import { exportFigures, type ExportFormat } from "../export/mod.ts";
 import { RELEASE_FIGURES, releaseFigures } from "../figures/mod.ts";
@@ -31,30 +31,18 @@ function num(name: string, v: string | undefined, def: number): number {
   return n;
 }
 
-let args;
-try {
-  args = parseArgs({
-    args: Deno.args,
-    options: {
-      curves: { type: "string" },
-      out: { type: "string" },
-      only: { type: "string", multiple: true },
-      format: { type: "string", multiple: true },
-      scale: { type: "string" },
-      restarts: { type: "string" },
-      resamples: { type: "string" },
-      seed: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  }).values;
-} catch (e) {
-  console.error(`${(e as Error).message}\n${USAGE}`);
-  Deno.exit(2);
-}
-if (args.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
+const parsed = parseCommandLine(Deno.args, {
+  curves: { type: "string" },
+  out: { type: "string" },
+  only: { type: "string", multiple: true },
+  format: { type: "string", multiple: true },
+  scale: { type: "string" },
+  restarts: { type: "string" },
+  resamples: { type: "string" },
+  seed: { type: "string" },
+}, USAGE);
+if ("exitCode" in parsed) Deno.exit(parsed.exitCode);
+const args = parsed.values;
 try {
   const formats = (args.format ?? ["html", "svg", "png"]) as ExportFormat[];
   const out = args.out ?? join(REPO_ROOT, "figures");

@@ -6,8 +6,7 @@
  *                 [--bootstrap-restarts 20] [--seed 0] [--loss mse|huber] [--technique NAME ...]
  *                 [--seed-policy seed42|mean-dense-seeds]
  */
-import { parseArgs } from "node:util";
-import { intArg } from "./args.ts";
+import { intArg, parseCommandLine } from "./args.ts";
 import {
   analyse,
   analysisJson,
@@ -32,33 +31,24 @@ const USAGE = `usage: deno task fit [options]
   --seed-policy P        release only: seed42 (default, the authors') or mean-dense-seeds`;
 
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        curves: { type: "string" },
-        input: { type: "string" },
-        json: { type: "boolean", default: false },
-        restarts: { type: "string" },
-        bootstrap: { type: "string" },
-        "bootstrap-restarts": { type: "string" },
-        seed: { type: "string" },
-        loss: { type: "string" },
-        technique: { type: "string", multiple: true },
-        "seed-policy": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandLine(
+    args,
+    {
+      curves: { type: "string" },
+      input: { type: "string" },
+      json: { type: "boolean", default: false },
+      restarts: { type: "string" },
+      bootstrap: { type: "string" },
+      "bootstrap-restarts": { type: "string" },
+      seed: { type: "string" },
+      loss: { type: "string" },
+      technique: { type: "string", multiple: true },
+      "seed-policy": { type: "string" },
+    },
+    USAGE,
+  );
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { values } = parsed;
   try {
     if (values.curves && values.input) {
       throw new Error(

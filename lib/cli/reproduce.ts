@@ -7,8 +7,7 @@
  *                       [--bootstrap 200] [--bootstrap-restarts 20] [--seed 0] [--skip-sweep]
  *                       [--sweep-dir DIR] [--workers N] [--scale 2]
  */
-import { parseArgs } from "node:util";
-import { intArg } from "./args.ts";
+import { intArg, parseCommandLine } from "./args.ts";
 import { reproduce } from "../report/mod.ts";
 import { PRESET_NAMES } from "../sweep/mod.ts";
 
@@ -28,35 +27,26 @@ const USAGE = `usage: deno task reproduce [options]
   --scale S               PNG pixel density of the exported figures (default 2)`;
 
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        out: { type: "string" },
-        preset: { type: "string" },
-        spec: { type: "string" },
-        curves: { type: "string" },
-        restarts: { type: "string" },
-        bootstrap: { type: "string" },
-        "bootstrap-restarts": { type: "string" },
-        seed: { type: "string" },
-        "skip-sweep": { type: "boolean", default: false },
-        "sweep-dir": { type: "string" },
-        workers: { type: "string" },
-        scale: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandLine(
+    args,
+    {
+      out: { type: "string" },
+      preset: { type: "string" },
+      spec: { type: "string" },
+      curves: { type: "string" },
+      restarts: { type: "string" },
+      bootstrap: { type: "string" },
+      "bootstrap-restarts": { type: "string" },
+      seed: { type: "string" },
+      "skip-sweep": { type: "boolean", default: false },
+      "sweep-dir": { type: "string" },
+      workers: { type: "string" },
+      scale: { type: "string" },
+    },
+    USAGE,
+  );
+  if ("exitCode" in parsed) return parsed.exitCode;
+  const { values } = parsed;
   const t0 = performance.now();
   try {
     const scale = values.scale === undefined ? undefined : Number(values.scale);

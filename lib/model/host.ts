@@ -66,7 +66,7 @@ export function hostTensor<R extends tf.Rank = tf.Rank>(
 }
 
 /** Row-major [rows, cols] `a` -> `o` as [cols, rows]; 8 x 8 blocks (power-of-two strides). */
-export function transposeInto(
+function transposeInto(
   a: Float32Array,
   o: Float32Array,
   rows: number,

@@ -13,7 +13,6 @@ export { type Dispatch, dispatch, expertCapacity, routedFfn } from "./moe.ts";
 export { attentionHost, attentionReference, causalAttention, causalMask } from "./attention.ts";
 export {
   colSum,
-  copyRows,
   crossEntropy,
   embedding,
   freshWeightRoute,
@@ -34,4 +33,4 @@ export {
   transpose2d,
   weightGrad,
 } from "./ops.ts";
-export { hostColSum, hostTensor, hostTranspose2d, hostView, transposeInto } from "./host.ts";
+export { hostColSum, hostTensor, hostTranspose2d, hostView } from "./host.ts";

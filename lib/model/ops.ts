@@ -111,7 +111,7 @@ export function isHostBackend(): boolean {
 }
 
 /** Copies rows `idx` of a row-major [rows, cols] array into `out` ([idx.length, cols]); -1 skips. */
-export function copyRows(
+function copyRows(
   src: Float32Array,
   cols: number,
   idx: Int32Array,
@@ -163,8 +163,8 @@ const TRANSPOSE_NS = 2.3, PACK_NS = 4.4;
  * a b^T for a [n, k], b [m, k] -> [n, m] (the backward pass's dx = dy W^T). tfjs-wasm's fast
  * matMul takes no transposed operand, so either b is transposed and packed, a b^T, or a is, and
  * the small result transposed back, (b a^T)^T. The cheaper one is picked from the sizes: for an
- * expert's few tokens (n ~ 30 rows against a 256 x 1024 weight) the second skips the weight's
- * transpose and packing altogether (measured 4.8 -> 2.2 ms per expert and step).
+ * expert's few tokens (30 rows against a 1024 x 256 weight) the second skips the weight's
+ * transpose and packing altogether: 0.52 against 1.74 ms (`deno task bench:kernels`).
  */
 export function matMulTransB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (!isHostBackend()) return tf.matMul(a, b, false, true);
@@ -185,7 +185,8 @@ export function transBRoute(
 /**
  * x w for x [n, k], w [k, m] -> [n, m], where w is a weight that is new every step (so tfjs-wasm
  * packs it afresh). With few rows (an expert's tokens) transposing w in JS and using it as the
- * left operand, (w^T x^T)^T, is cheaper than packing it (0.7 vs 1.15 ms for 30 x 256 x 1024).
+ * left operand, (w^T x^T)^T, is a little cheaper than packing it (0.89 against 1.19 ms for 30 x 256
+ * x 1024, `deno task bench:kernels`).
  */
 export function matMulFreshWeight(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   if (!isHostBackend() || freshWeightRoute(x.shape, w.shape) === "pack") return tf.matMul(x, w);

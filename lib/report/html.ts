@@ -8,6 +8,7 @@ import {
   type AnalysisInput,
   fmt,
   goodnessCell,
+  heldOutCell,
   paperComparison,
   table3Mse,
 } from "../analysis/mod.ts";
@@ -169,12 +170,7 @@ function heldOutTable(a: Analysis): string {
         displayName(t),
         String(r.heldOut!.eq1.nTrain),
         String(r.heldOut!.eq1.nTest),
-        ...(["eq1", "separable", "bilinear"] as const).map((k) => {
-          const h = r.heldOut![k];
-          return `${fmt(h.rmse_loss)} / ${fmt(h.max_abs_error)} / ${
-            fmt(100 * h.mean_abs_rel_error, 2)
-          }%`;
-        }),
+        ...(["eq1", "separable", "bilinear"] as const).map((k) => heldOutCell(r.heldOut![k])),
       ]),
     );
 }

@@ -19,8 +19,8 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   },
   // <= 15 min on 2 CPU cores with --workers 2: 3 sizes x (dense + 3 routers x E in {4, 8, 16}) =
   // 30 runs of 192 steps x 1024 tokens, enough to fit Eq. (1) per technique (3 N x 4 E points
-  // each). E = 64 is left out: on wasm it costs 4-6x a dense step (per-expert overhead) and would
-  // more than double the wall time. Vocabulary 1024: at d_model 32-64 the output softmax
+  // each). E = 64 is left out: at these sizes an E = 64 run takes 2.3x a dense one (38 against
+  // 17 s, per-expert overhead); deploy/specs/first-sweep.json has it. Vocabulary 1024: at d_model 32-64 the output softmax
   // dominates the cost, and a small vocabulary learns faster from few tokens.
   quick: {
     name: "quick",
