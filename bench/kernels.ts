@@ -8,16 +8,26 @@
  * - transposes: tfjs-wasm's kernel against lib/model's JS one;
  * - a fresh large JS buffer against a reused one (page faults).
  *
- *   deno task bench:kernels [--threads 2]
+ * - with --blas openblas (or auto where it loads): the same products on OpenBLAS, with the
+ *   transposed operands that the backward pass uses.
+ *
+ *   deno task bench:kernels [--threads 2] [--blas off|auto|openblas]   (default off: XNNPACK)
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { initBackend } from "../lib/backend/mod.ts";
+import { type BlasChoice, initBackend } from "../lib/backend/mod.ts";
 import { freshWeightRoute, hostTranspose2d, transBRoute, transpose2d } from "../lib/model/mod.ts";
 
-const { values } = parseArgs({ args: Deno.args, options: { threads: { type: "string" } } });
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { threads: { type: "string" }, blas: { type: "string" } },
+});
 const threads = Number(values.threads ?? 2);
-const info = await initBackend("wasm", { threads });
+const info = await initBackend("wasm", {
+  threads,
+  blas: (values.blas ?? "off") as BlasChoice,
+  quiet: true,
+});
 
 /** Median ms of `f` over `n` calls after 3 warm-up calls; disposes what f returns. */
 function time(f: () => tf.Tensor | void, n = 20): number {
@@ -32,7 +42,33 @@ function time(f: () => tf.Tensor | void, n = 20): number {
   return ms[ms.length >> 1];
 }
 
-console.log(`tfjs wasm, ${info.threads} thread(s)`);
+console.log(
+  `tfjs wasm, matMuls on ${
+    info.blas?.name === "openblas"
+      ? `OpenBLAS (${info.blas.core}, ${info.blas.threads} thread(s))`
+      : `XNNPACK (${info.threads} thread(s))`
+  }`,
+);
+if (info.blas?.name === "openblas") {
+  console.log("matMul with transposes (backward pass)  ms       GFLOP/s");
+  for (
+    const [M, K, N, ta, tb] of [
+      [2048, 256, 1024, false, false],
+      [2048, 1024, 256, false, true], // dx = dy W^T
+      [256, 2048, 1024, true, false], // dW = x^T dy
+      [30, 256, 1024, false, false], // an expert's few tokens
+      [256, 64, 256, false, true], // attention scores, one head
+    ] as [number, number, number, boolean, boolean][]
+  ) {
+    const a = tf.randomNormal(ta ? [K, M] : [M, K]), b = tf.randomNormal(tb ? [N, K] : [K, N]);
+    const ms = time(() => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb));
+    console.log(
+      `  [${M},${K}]x[${K},${N}]${ta ? " a^T" : ""}${tb ? " b^T" : ""}`.padEnd(40) +
+        `${ms.toFixed(2).padStart(6)} ${((2 * M * K * N) / ms / 1e6).toFixed(1).padStart(9)}`,
+    );
+    a.dispose(), b.dispose();
+  }
+}
 console.log("matMul [M,K]x[K,N]          cached b        new b     packing");
 for (const [M, K, N] of [[2048, 256, 1024], [2048, 1024, 256], [256, 2048, 1024], [256, 256, 64]]) {
   const a = tf.randomNormal([M, K]), b = tf.randomNormal([K, N]);

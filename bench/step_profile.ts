@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { initBackend } from "../lib/backend/mod.ts";
+import { type BlasChoice, initBackend } from "../lib/backend/mod.ts";
 import { startOpProfile, stopOpProfile } from "../lib/model/mod.ts";
 import { DEFAULT_CONFIG, trainStep } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
@@ -22,12 +22,16 @@ const { values } = parseArgs({
     d: { type: "string" },
     threads: { type: "string" },
     steps: { type: "string" },
+    blas: { type: "string" },
   },
 });
 const router = values.router ?? "dense", E = Number(values.experts ?? 1);
 const d = Number(values.d ?? 256), threads = Number(values.threads ?? 2);
 const steps = Number(values.steps ?? 5);
-await initBackend("wasm", { threads });
+const info = await initBackend("wasm", {
+  threads,
+  blas: (values.blas ?? "auto") as BlasChoice,
+});
 // The shapes of bench/train.ts.
 const S = d >= 256 ? 256 : 128, B = d >= 256 ? 8 : 16, V = DEFAULT_CONFIG.vocabSize;
 const { model, opt, batch } = benchModel({
@@ -63,11 +67,11 @@ for (let i = 0; i < steps; i++) {
 const faults = (minorFaults() - f0) / steps;
 times.sort((a, b) => a - b);
 console.log(
-  `${router} E=${E} d_model ${d}, ${threads} thread(s), ${B} x ${S} tokens: step min ${
-    times[0].toFixed(0)
-  } ms, median ${times[times.length >> 1].toFixed(0)} ms; ${
-    faults.toFixed(0)
-  } minor page faults/step`,
+  `${router} E=${E} d_model ${d}, ${threads} thread(s), matMul ${
+    info.blas?.name === "openblas" ? `OpenBLAS (${info.blas.core})` : "XNNPACK"
+  }, ${B} x ${S} tokens: step min ${times[0].toFixed(0)} ms, median ${
+    times[times.length >> 1].toFixed(0)
+  } ms; ${faults.toFixed(0)} minor page faults/step`,
 );
 
 startOpProfile(true);

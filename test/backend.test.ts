@@ -119,7 +119,7 @@ describe("backends", () => {
     const code = (threads: number) =>
       `import * as tf from "@tensorflow/tfjs-core";
        import { initBackend } from "./lib/backend/mod.ts";
-       const info = await initBackend("wasm", { threads: ${threads} });
+       const info = await initBackend("wasm", { threads: ${threads}, blas: "off" });
        const a = tf.randomNormal([256, 300], 0, 1, "float32", 3);
        const b = tf.randomNormal([300, 200], 0, 1, "float32", 4);
        const c = await tf.matMul(a, b).data();
@@ -135,8 +135,8 @@ describe("backends", () => {
   });
 
   it("refuses to change the wasm thread count once wasm runs in this process", async () => {
-    const info = await initBackend("wasm");
-    await expect(initBackend("wasm", { threads: info.threads! + 1 })).rejects.toThrow(
+    const info = await initBackend("wasm", { blas: "off" });
+    await expect(initBackend("wasm", { threads: info.threads! + 1, blas: "off" })).rejects.toThrow(
       /thread count is fixed once wasm starts/,
     );
   });

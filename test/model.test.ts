@@ -384,7 +384,7 @@ describe("host kernels (wasm heap views)", () => {
   }
 
   it("wasm: both routes of matMulTransB, matMulFreshWeight and weightGrad equal tf.matMul", async () => {
-    await initBackend("wasm");
+    await initBackend("wasm", { blas: "off" });
     try {
       tf.tidy(() => {
         const rng = new Rng(6);
@@ -410,7 +410,7 @@ describe("host kernels (wasm heap views)", () => {
   });
 
   it("wasm: a routed FFN at expert-like sizes has the same values and gradients on the host and device paths", async () => {
-    await initBackend("wasm");
+    await initBackend("wasm", { blas: "off" });
     try {
       const rng = new Rng(8);
       const T = 256, d = 64, E = 16, k = 1;

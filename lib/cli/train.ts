@@ -31,7 +31,8 @@ const USAGE = `usage: deno task train [options]
   --vocab-size V           BPE vocabulary size (default ${DEFAULT_CONFIG.vocabSize})
   --seed N                 seed of every random choice (default ${DEFAULT_CONFIG.seed})
   --backend B              auto | wasm | cpu | webgpu (default ${DEFAULT_CONFIG.backend})
-  --threads N              wasm threads (default 1)
+  --threads N              CPU threads: OpenBLAS's, else XNNPACK's (default 1)
+  --blas auto|openblas|off wasm matMuls on OpenBLAS: auto uses it when it loads (default auto)
   --eval-every N           evaluate every N steps, 0 = at the end only (default ${DEFAULT_CONFIG.evalEvery})
   --eval-batches N         evaluation batches per stream (default ${DEFAULT_CONFIG.evalBatches})
   --router-option K=V      router option (repeatable), e.g. tolerance=1e-4, policyWeight=0.05
@@ -74,6 +75,7 @@ export function parseTrainArgs(args: string[]): {
   const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
     router: { type: "string" },
     backend: { type: "string" },
+    blas: { type: "string" },
     "router-option": { type: "string", multiple: true },
     "checkpoint-dir": { type: "string" },
     "checkpoint-every": { type: "string" },
@@ -98,6 +100,7 @@ export function parseTrainArgs(args: string[]): {
   }
   if (typeof v.router === "string") config.router = v.router;
   if (typeof v.backend === "string") config.backend = v.backend as TrainConfig["backend"];
+  if (typeof v.blas === "string") config.blas = v.blas as TrainConfig["blas"];
   const ro = v["router-option"];
   if (Array.isArray(ro)) {
     const opts: Record<string, unknown> = {};

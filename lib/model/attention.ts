@@ -11,6 +11,7 @@
  *   batched matMuls are fast, and in tests as an independent cross-check).
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { blasActive, sgemm } from "../backend/mod.ts";
 import { customOp, isHostBackend, type SaveFn, transpose2d } from "./ops.ts";
 import { hostTensor, hostView } from "./host.ts";
 
@@ -30,9 +31,150 @@ export function causalMask(S: number): tf.Tensor2D {
 }
 
 export function causalAttention(qkv: tf.Tensor2D, seqLen: number, heads: number): tf.Tensor2D {
+  if (blasActive()) return attentionBlas(qkv, seqLen, heads);
   return isHostBackend()
     ? attentionHost(qkv, seqLen, heads)
     : attentionReference(qkv, seqLen, heads);
+}
+
+/** A reused JS scratch buffer of at least n floats (no fresh pages per call). */
+let scratch = new Float32Array(0);
+function scratchOf(n: number): Float32Array {
+  if (scratch.length < n) scratch = new Float32Array(n);
+  return scratch.subarray(0, n);
+}
+
+/**
+ * The host path with a native BLAS (wasm + OpenBLAS): every product reads its operands straight
+ * out of qkv [T, 3d] (or dy [T, d]) by row stride and writes straight into the output's columns,
+ * so nothing is copied into per-head blocks. Scores of all (sequence, head) pairs go into one
+ * [B*H, S, S] tensor pre-filled with the causal mask (sgemm with beta 1 adds to it), and one
+ * softmax kernel normalises them all.
+ */
+export function attentionBlas(qkv: tf.Tensor2D, seqLen: number, heads: number): tf.Tensor2D {
+  const [T, d3] = qkv.shape;
+  const d = d3 / 3, dh = d / heads, B = T / seqLen, S = seqLen, SS = S * S;
+  const scale = 1 / Math.sqrt(dh);
+  // Offsets into qkv (row stride 3d) of head h's q, k, v columns in sequence b's first row.
+  const at = (b: number, h: number, part: number) => b * S * d3 + part * d + h * dh;
+  const op = customOp(
+    (qkvT: tf.Tensor2D, save: SaveFn) => {
+      const mask = causalMask(S);
+      // scores [B*H, S, S] = mask + scale Q K^T per (b, h)
+      const scores = hostTensor<tf.Rank.R3>([B * heads, S, S], (o) => {
+        const q = hostView(qkvT), m = hostView(mask);
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < heads; h++) {
+            const c = o.subarray((b * heads + h) * SS, (b * heads + h + 1) * SS);
+            c.set(m);
+            sgemm(
+              false,
+              true,
+              S,
+              S,
+              dh,
+              scale,
+              q.subarray(at(b, h, 0)),
+              d3,
+              q.subarray(at(b, h, 1)),
+              d3,
+              1,
+              c,
+              S,
+            );
+          }
+        }
+      });
+      const p = tf.softmax(scores) as tf.Tensor3D; // [B*H, S, S]
+      scores.dispose();
+      save([qkvT, p]);
+      const value = hostTensor<tf.Rank.R2>([T, d], (out) => {
+        const q = hostView(qkvT), pv = hostView(p);
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < heads; h++) {
+            const i = b * heads + h;
+            // O [S, dh] = P V, into columns h*dh.. of rows b*S.. of out (row stride d)
+            sgemm(
+              false,
+              false,
+              S,
+              dh,
+              S,
+              1,
+              pv.subarray(i * SS, (i + 1) * SS),
+              S,
+              q.subarray(at(b, h, 2)),
+              d3,
+              0,
+              out.subarray(b * S * d + h * dh),
+              d,
+            );
+          }
+        }
+      });
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+          const [qkvS, pS] = saved;
+          const grad = hostTensor<tf.Rank.R2>([T, d3], (g) => {
+            const q = hostView(qkvS), pv = hostView(pS), gy = hostView(dy);
+            const dS = scratchOf(SS);
+            for (let b = 0; b < B; b++) {
+              for (let h = 0; h < heads; h++) {
+                const i = b * heads + h, P = pv.subarray(i * SS, (i + 1) * SS);
+                const dO = gy.subarray(b * S * d + h * dh);
+                // dP = dO V^T [S, S]
+                sgemm(false, true, S, S, dh, 1, dO, d, q.subarray(at(b, h, 2)), d3, 0, dS, S);
+                // softmax backward dS = P * (dP - rowsum(dP * P)), causal half (P is 0 above)
+                for (let r = 0; r < S; r++) {
+                  const o = r * S;
+                  let dot = 0;
+                  for (let j = 0; j <= r; j++) dot += dS[o + j] * P[o + j];
+                  for (let j = 0; j <= r; j++) dS[o + j] = P[o + j] * (dS[o + j] - dot);
+                  for (let j = r + 1; j < S; j++) dS[o + j] = 0;
+                }
+                // dQ = scale dS K, dK = scale dS^T Q, dV = P^T dO: straight into grad's columns
+                sgemm(
+                  false,
+                  false,
+                  S,
+                  dh,
+                  S,
+                  scale,
+                  dS,
+                  S,
+                  q.subarray(at(b, h, 1)),
+                  d3,
+                  0,
+                  g.subarray(at(b, h, 0)),
+                  d3,
+                );
+                sgemm(
+                  true,
+                  false,
+                  S,
+                  dh,
+                  S,
+                  scale,
+                  dS,
+                  S,
+                  q.subarray(at(b, h, 0)),
+                  d3,
+                  0,
+                  g.subarray(at(b, h, 1)),
+                  d3,
+                );
+                sgemm(true, false, S, dh, S, 1, P, S, dO, d, 0, g.subarray(at(b, h, 2)), d3);
+              }
+            }
+          });
+          return [grad];
+        },
+      };
+    },
+    "attention",
+  );
+  return op(qkv) as tf.Tensor2D;
 }
 
 /** Batched tf ops, differentiated by tfjs. qkv [T, 3d] -> [T, d]. */

@@ -10,7 +10,13 @@ export {
 } from "./model.ts";
 export { PendingRead, ReadCache, withReadCache } from "./readback.ts";
 export { type Dispatch, dispatch, expertCapacity, routedFfn } from "./moe.ts";
-export { attentionHost, attentionReference, causalAttention, causalMask } from "./attention.ts";
+export {
+  attentionBlas,
+  attentionHost,
+  attentionReference,
+  causalAttention,
+  causalMask,
+} from "./attention.ts";
 export {
   colSum,
   crossEntropy,

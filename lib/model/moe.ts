@@ -22,6 +22,8 @@ import {
   weightGrad,
 } from "./ops.ts";
 import { hostTensor, hostView } from "./host.ts";
+import { blasActive } from "../backend/mod.ts";
+import { routedFfnBlas } from "./moe_blas.ts";
 
 export interface Dispatch {
   /** Per expert, the slots (t * k + j) it serves, in fill order. */
@@ -96,6 +98,7 @@ export function routedFfn(
   disp: Dispatch,
   k: number,
 ): tf.Tensor2D {
+  if (blasActive()) return routedFfnBlas(h, combine, w1, w2, disp, k);
   const E = w1.length;
   const [T, d] = h.shape;
   const hasC = combine !== null;

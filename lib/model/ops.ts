@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import process from "node:process";
 // The gradient registry is global; the full tfjs bundle registers every op gradient in it.
 import "@tensorflow/tfjs";
+import { blasActive } from "../backend/mod.ts";
 import { hostColSum, hostTensor, hostTranspose2d, hostView } from "./host.ts";
 
 /**
@@ -148,6 +149,7 @@ export function colSum(x: tf.Tensor2D): tf.Tensor1D {
  * the smaller packed (measured 8.3 vs 10.4 ms for n 2048, a 256, b 1024 on 2 threads).
  */
 export function weightGrad(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
+  if (blasActive()) return tf.matMul(x, dy, true, false); // the BLAS transposes for free
   if (x.shape[1] >= dy.shape[1]) return tf.matMul(transpose2d(x), dy);
   return transpose2d(tf.matMul(transpose2d(dy), x));
 }
@@ -167,7 +169,7 @@ const TRANSPOSE_NS = 2.3, PACK_NS = 4.4;
  * transpose and packing altogether: 0.52 against 1.74 ms (`deno task bench:kernels`).
  */
 export function matMulTransB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  if (!isHostBackend()) return tf.matMul(a, b, false, true);
+  if (!isHostBackend() || blasActive()) return tf.matMul(a, b, false, true);
   if (transBRoute(a.shape, b.shape) === "transpose-b") return tf.matMul(a, transpose2d(b));
   return transpose2d(tf.matMul(b, transpose2d(a)));
 }
@@ -189,7 +191,9 @@ export function transBRoute(
  * x 1024, `deno task bench:kernels`).
  */
 export function matMulFreshWeight(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  if (!isHostBackend() || freshWeightRoute(x.shape, w.shape) === "pack") return tf.matMul(x, w);
+  if (!isHostBackend() || blasActive() || freshWeightRoute(x.shape, w.shape) === "pack") {
+    return tf.matMul(x, w);
+  }
   return transpose2d(tf.matMul(transpose2d(w), transpose2d(x)));
 }
 
@@ -234,10 +238,27 @@ export function geluBackward(h: tf.Tensor, dy: tf.Tensor): tf.Tensor {
 
 export const gelu: (h: tf.Tensor2D) => tf.Tensor2D = customOp(
   (h: tf.Tensor2D, save: SaveFn) => {
-    save([h]);
+    if (!isHostBackend()) {
+      save([h]);
+      return {
+        value: geluForward(h),
+        gradFunc: (dy: tf.Tensor2D, [hs]: tf.Tensor[]) => [geluBackward(hs, dy)],
+      };
+    }
+    // Host: keep s = sigmoid(k h) for a fused JS backward (no second sigmoid, no 7 kernels).
+    const s = tf.sigmoid(tf.mul(h, GELU_K));
+    save([h, s]);
     return {
-      value: geluForward(h),
-      gradFunc: (dy: tf.Tensor2D, [hs]: tf.Tensor[]) => [geluBackward(hs, dy)],
+      value: tf.mul(h, s),
+      gradFunc: (dy: tf.Tensor2D, [hs, ss]: tf.Tensor[]) => [
+        hostTensor<tf.Rank.R2>(hs.shape, (g) => {
+          const x = hostView(hs), sv = hostView(ss), d = hostView(dy);
+          for (let i = 0; i < g.length; i++) {
+            const si = sv[i];
+            g[i] = d[i] * (si + GELU_K * x[i] * si * (1 - si));
+          }
+        }),
+      ],
     };
   },
   "gelu",
@@ -314,6 +335,11 @@ export function embedding(w: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
  * (softmax - onehot) * dy.
  */
 export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
+  return isHostBackend() ? crossEntropyHost(logits, targets) : crossEntropyDevice(logits, targets);
+}
+
+/** Idiomatic tf ops (device backends): log-softmax, a one-hot mask, a row sum. */
+function crossEntropyDevice(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
   const [n, V] = logits.shape;
   const op = customOp(
     (logits: tf.Tensor2D, save: SaveFn) => {
@@ -332,6 +358,54 @@ export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array): tf.Tenso
     "crossEntropy",
   );
   return op(logits) as tf.Tensor1D;
+}
+
+/**
+ * Host backends: one softmax kernel; the loss -log p[target] and the gradient p * dy - dy at the
+ * target are read and written in JS. This skips the [n, V] one-hot masks, the log-softmax and the
+ * backward exp (41 -> 16 ms at n 2048, V 2048 on wasm, `deno task bench:profile`). Where p[target]
+ * underflows to 0 (a loss beyond ~87 nats) the row's log-sum-exp is computed exactly in JS.
+ */
+function crossEntropyHost(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
+  const [n, V] = logits.shape;
+  const op = customOp(
+    (logits: tf.Tensor2D, save: SaveFn) => {
+      const p = tf.softmax(logits) as tf.Tensor2D; // [n, V]
+      save([p]);
+      const value = hostTensor<tf.Rank.R1>([n], (o) => {
+        const pv = hostView(p);
+        for (let i = 0; i < n; i++) {
+          const q = pv[i * V + targets[i]];
+          o[i] = q > 0 ? -Math.log(q) : exactLoss(hostView(logits), i, V, targets[i]);
+        }
+      });
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor1D, saved: tf.Tensor[]) => [
+          hostTensor<tf.Rank.R2>([n, V], (g) => {
+            const pv = hostView(saved[0]), d = hostView(dy);
+            for (let i = 0; i < n; i++) {
+              const r = i * V, di = d[i];
+              for (let j = 0; j < V; j++) g[r + j] = pv[r + j] * di;
+              g[r + targets[i]] -= di;
+            }
+          }),
+        ],
+      };
+    },
+    "crossEntropy",
+  );
+  return op(logits) as tf.Tensor1D;
+}
+
+/** log-sum-exp(row i) - row[i][target], computed in float64. */
+function exactLoss(x: Float32Array, i: number, V: number, target: number): number {
+  const r = i * V;
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) max = Math.max(max, x[r + j]);
+  let sum = 0;
+  for (let j = 0; j < V; j++) sum += Math.exp(x[r + j] - max);
+  return max + Math.log(sum) - x[r + target];
 }
 
 /** Identity forward, zero gradient (tfjs has no stopGradient). */

@@ -3,6 +3,7 @@
  * the hash of their full config.
  */
 import { DEFAULT_CONFIG } from "../train/mod.ts";
+import { BLAS_CHOICES, type BlasChoice, resolveBlasChoice } from "../backend/openblas.ts";
 import { runIdOf } from "./hash.ts";
 import type {
   Budget,
@@ -30,6 +31,9 @@ export const DEFAULT_TRAIN: SharedTrainSettings = {
   seqLen: 64,
   capacityFactor: 2,
   backend: "wasm",
+  // "auto" is resolved when runs are expanded (to "openblas" or "off", whichever this machine
+  // runs), so that a run's id names the matMul path its numbers came from.
+  blas: "auto",
   evalEvery: 0,
 };
 
@@ -127,9 +131,26 @@ function validateTrain(where: string, v: unknown): SharedTrainSettings {
     vocabSize: posInt(where, "train.vocabSize", t.vocabSize, 257),
     capacityFactor: finiteNum(where, "train.capacityFactor", t.capacityFactor),
     backend: backend as SharedTrainSettings["backend"],
+    blas: blasOf(where, t.blas, backend),
     evalEvery: posInt(where, "train.evalEvery", t.evalEvery, 0),
     evalBatches: posInt(where, "train.evalBatches", t.evalBatches),
   };
+}
+
+/**
+ * The spec's `train.blas`, with "auto" resolved to what this machine runs ("openblas" when the
+ * library loads and the backend is wasm, else "off"). OpenBLAS and XNNPACK differ in the last bits
+ * of every loss, so the resolved choice is part of each run's id.
+ */
+function blasOf(where: string, v: unknown, backend: string): "openblas" | "off" {
+  if (!(BLAS_CHOICES as readonly unknown[]).includes(v)) {
+    fail(where, `train.blas must be one of ${BLAS_CHOICES.join(", ")}, got ${JSON.stringify(v)}`);
+  }
+  if (backend !== "wasm") {
+    if (v === "openblas") fail(where, `train.blas "openblas" needs train.backend "wasm"`);
+    return "off";
+  }
+  return resolveBlasChoice(v as BlasChoice);
 }
 
 function validateBudget(where: string, v: unknown): Budget {

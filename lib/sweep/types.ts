@@ -31,6 +31,7 @@ export type SharedTrainSettings = Required<
     | "vocabSize"
     | "capacityFactor"
     | "backend"
+    | "blas"
     | "evalEvery"
     | "evalBatches"
   >

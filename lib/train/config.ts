@@ -1,5 +1,6 @@
 /** Training configuration: defaults, validation with clear errors, a memory estimate. */
 import { resolveRouter, type RouterFactory } from "../routers/mod.ts";
+import { BLAS_CHOICES, type BlasChoice } from "../backend/openblas.ts";
 
 export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
 
@@ -8,8 +9,10 @@ export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
  * lib/train or lib/corpus changes the result of a config (an init, a default, a router's
  * behaviour, the tokenizer): sweeps key runs by a hash of the config AND this version, so results
  * made by older code are retrained instead of silently reused. 2: S-BASE Sinkhorn temperature 0.1.
+ * 3: host-backend cross-entropy from one softmax kernel, GELU backward fused in JS, OpenBLAS
+ * matMuls (last-bit differences on wasm and cpu).
  */
-export const TRAINING_CODE_VERSION = 2;
+export const TRAINING_CODE_VERSION = 3;
 
 export interface TrainConfig {
   /** "dense" | "sbase" | "hash" | "rlr", or a RouterFactory of your own. */
@@ -44,8 +47,18 @@ export interface TrainConfig {
   vocabSize: number;
   seed: number;
   backend: BackendName;
-  /** wasm threads (1 = single-threaded build). */
+  /**
+   * Threads: OpenBLAS's when it runs the matMuls, else XNNPACK's (1 = single-threaded build).
+   * A fixed count gives the same losses bit for bit (test/blas.test.ts); OpenBLAS on 1 and on 2
+   * threads can differ in the last bits (seen at d_model 128), XNNPACK does not. Sweep runs use 1.
+   */
   threads: number;
+  /**
+   * wasm matMuls: "auto" = OpenBLAS when the library loads, "openblas" = required, "off" =
+   * XNNPACK. OpenBLAS and XNNPACK round differently: losses agree to float32 rounding, not bit for
+   * bit, so sweeps key runs by the resolved choice.
+   */
+  blas: BlasChoice;
   /** Evaluate every this many steps (and always at the end); 0 = only at the end. */
   evalEvery: number;
   /** Evaluation batches per stream (the whole validation split and each source). */
@@ -76,6 +89,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   seed: 1,
   backend: "auto",
   threads: 1,
+  blas: "auto",
   evalEvery: 50,
   evalBatches: 4,
 };
@@ -176,6 +190,9 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
     fail(`backend = ${JSON.stringify(c.backend)}; valid backends: auto, wasm, cpu, webgpu`);
   }
   posInt("threads", c.threads);
+  if (!BLAS_CHOICES.includes(c.blas)) {
+    fail(`blas = ${JSON.stringify(c.blas)}; valid choices: ${BLAS_CHOICES.join(", ")}`);
+  }
   posInt("evalEvery", c.evalEvery, 0);
   posInt("evalBatches", c.evalBatches);
   return c;

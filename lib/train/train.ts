@@ -6,9 +6,9 @@
  * that state, so a run resumed from a checkpoint takes exactly the steps an uninterrupted run takes.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendInfo, initBackend } from "../backend/mod.ts";
+import { type BackendInfo, blasActive, initBackend, sumSquares } from "../backend/mod.ts";
 import { BatchSampler, evalBatches, getTokenStreams } from "../corpus/mod.ts";
-import { isHostBackend, type LayerRouting, TransformerLM } from "../model/mod.ts";
+import { hostView, isHostBackend, type LayerRouting, TransformerLM } from "../model/mod.ts";
 import { resolveRouter, type RouterFactory } from "../routers/mod.ts";
 import { Rng } from "../util/random.ts";
 import { AdamW, learningRate } from "./adamw.ts";
@@ -195,6 +195,19 @@ class MetricWindow {
  * One optimisation step on one batch: forward, backward, global-norm clipping, AdamW. Returns the
  * LM loss (NaN/Infinity when the step diverged: then nothing is updated) and the routing.
  */
+/**
+ * The squared global gradient norm: OpenBLAS's sdot over heap views where it runs (one pass, 2
+ * threads: 56 -> ~10 ms over 70M parameters), else one tfjs reduction.
+ */
+function gradNormSquared(grads: tf.Tensor[]): number {
+  if (blasActive()) {
+    let s = 0;
+    for (const g of grads) s += sumSquares(hostView(g));
+    return s;
+  }
+  return tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
+}
+
 export function trainStep(
   model: TransformerLM,
   opt: AdamW,
@@ -217,8 +230,7 @@ export function trainStep(
     if (!Number.isFinite(l)) return l;
     let scale = 1;
     if (o.gradClip > 0) {
-      const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)));
-      const norm = Math.sqrt(tf.addN(sq).dataSync()[0]);
+      const norm = Math.sqrt(gradNormSquared(Object.values(grads)));
       if (!Number.isFinite(norm)) return NaN;
       if (norm > o.gradClip) scale = o.gradClip / norm;
     }
@@ -322,7 +334,11 @@ export async function train(
 ): Promise<TrainResult> {
   const config = resolveConfig(partial);
   const factory = resolveRouter(config.router);
-  const backendInfo = await initBackend(config.backend, { threads: config.threads });
+  const backendInfo = await initBackend(config.backend, {
+    threads: config.threads,
+    blas: config.blas,
+    quiet: opts.quiet,
+  });
   const backend = backendInfo.name;
   const capacityFactor = config.capacityFactor ?? factory.defaultCapacityFactor ?? 2;
   const isDense = factory.countingLabel === "Dense";
