@@ -21,6 +21,7 @@ import {
   dispatch,
   expertCapacity,
   gelu,
+  layerNorm,
   routedFfn,
   setHostPathOverride,
 } from "../lib/model/mod.ts";
@@ -264,6 +265,34 @@ describe("host building blocks with OpenBLAS", () => {
       expect(relErr(g1, g2)).toBeLessThan(1e-5);
       qkv.dispose(), dy.dispose();
     }
+  });
+
+  it("the host LayerNorm equals the idiomatic tf ops, values and all three gradients", () => {
+    const rng = new Rng(9);
+    const x = tf.variable(randn(rng, [50, 48], 2)), g = tf.variable(randn(rng, [48]));
+    const b = tf.variable(randn(rng, [48])), w = randn(rng, [50, 48]);
+    const run = (host: boolean) => {
+      setHostPathOverride(host);
+      try {
+        return tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(
+            () =>
+              tf.sum(tf.mul(layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D), w))
+                .asScalar(),
+            [x, g, b],
+          );
+          return [value.dataSync()[0], ...[x, g, b].map((v) => grads[v.name].dataSync().slice())];
+        });
+      } finally {
+        setHostPathOverride(undefined);
+      }
+    };
+    const a = run(true), r = run(false);
+    expect(Math.abs((a[0] as number) - (r[0] as number))).toBeLessThan(1e-3);
+    for (let i = 1; i < 4; i++) {
+      expect(relErr(a[i] as Float32Array, r[i] as Float32Array)).toBeLessThan(1e-5);
+    }
+    tf.dispose([x, g, b, w]);
   });
 
   it("the host cross-entropy and GELU equal the idiomatic tf ops, values and gradients", () => {
