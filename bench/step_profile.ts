@@ -81,12 +81,13 @@ const prof = await tf.profile(() => {
 });
 const ops = stopOpProfile();
 const byKernel = new Map<string, { ms: number; calls: number }>();
-let matMulMs = 0, otherMs = 0;
+let matMulMs = 0, otherMs = 0, kernelCount = 0;
 for (const k of prof.kernels) {
   // Custom ops show up as kernels named after the function that made them; their own kernels are
   // listed separately, so they are skipped here.
   if (!/^[A-Z_]/.test(k.name) && !k.name.endsWith("__op")) continue;
   const ms = k.kernelTimeMs as number;
+  kernelCount++;
   const isMatMul = k.name === "BatchMatMul" || k.name === "_FusedMatMul";
   if (isMatMul) matMulMs += ms;
   else otherMs += ms;
@@ -96,7 +97,9 @@ for (const k of prof.kernels) {
   byKernel.set(key, e);
 }
 console.log(
-  `kernels in one step: matMul ${matMulMs.toFixed(0)} ms, other kernels ${otherMs.toFixed(0)} ms`,
+  `kernels in one step (${kernelCount}): matMul ${matMulMs.toFixed(0)} ms, other kernels ${
+    otherMs.toFixed(0)
+  } ms`,
 );
 for (const [k, v] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
   console.log(`  ${v.ms.toFixed(1).padStart(7)} ms ${String(v.calls).padStart(5)} x ${k}`);
