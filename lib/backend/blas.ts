@@ -155,55 +155,48 @@ function register(): void {
       "useBlas: the wasm backend's matMul kernels are not registered; init wasm first",
     );
   }
-  tf.unregisterKernel("BatchMatMul", "wasm");
-  tf.registerKernel({
-    ...bmm,
-    setupFunc: undefined,
-    kernelFunc: (args) => {
-      const { inputs, backend, attrs } = args as unknown as KernelArgs;
-      const out = blasBatchMatMul(
-        backend,
-        inputs.a!,
-        inputs.b!,
-        attrs.transposeA === true,
-        attrs.transposeB === true,
-      );
-      return (out ?? bmm.kernelFunc(args)) as tf.TensorInfo;
-    },
+  const replace = (k: tf.KernelConfig, kernelFunc: (args: KernelArgs) => TensorInfoLike) => {
+    tf.unregisterKernel(k.kernelName, "wasm");
+    tf.registerKernel({
+      ...k,
+      setupFunc: undefined,
+      kernelFunc: (args) => kernelFunc(args as unknown as KernelArgs) as tf.TensorInfo,
+    });
+  };
+  /** The product of inputs a and b (transposed as attrs say) on OpenBLAS, or undefined. */
+  const product = ({ inputs, backend, attrs }: KernelArgs) =>
+    blasBatchMatMul(
+      backend,
+      inputs.a!,
+      inputs.b!,
+      attrs.transposeA === true,
+      attrs.transposeB === true,
+    );
+  replace(bmm, (args) => {
+    return product(args) ?? (bmm.kernelFunc(args as never) as TensorInfoLike);
   });
-  tf.unregisterKernel("_FusedMatMul", "wasm");
-  tf.registerKernel({
-    ...fused,
-    setupFunc: undefined,
-    kernelFunc: (args) => {
-      const { inputs, backend, attrs } = args as unknown as KernelArgs;
-      const activation = String(attrs.activation ?? "linear");
-      const bias = inputs.bias;
-      const simpleBias = !bias ||
-        (bias.dtype === "float32" &&
-          (size(bias.shape) === 1 ||
-            size(bias.shape) === inputs.b!.shape.at(attrs.transposeB ? -2 : -1)));
-      if (
-        (activation === "linear" || activation === "relu") && simpleBias &&
-        !inputs.preluActivationWeights
-      ) {
-        const out = blasBatchMatMul(
-          backend,
-          inputs.a!,
-          inputs.b!,
-          attrs.transposeA === true,
-          attrs.transposeB === true,
-        );
-        if (out) {
-          const N = out.shape[out.shape.length - 1];
-          const c = backend.typedArrayFromHeap(out);
-          const bv = bias ? backend.typedArrayFromHeap(bias) : undefined;
-          biasActivation(c, c.length / N, N, bv, activation);
-          return out as tf.TensorInfo;
-        }
+  replace(fused, (args) => {
+    const { inputs, backend, attrs } = args;
+    const activation = String(attrs.activation ?? "linear");
+    const bias = inputs.bias;
+    const simpleBias = !bias ||
+      (bias.dtype === "float32" &&
+        (size(bias.shape) === 1 ||
+          size(bias.shape) === inputs.b!.shape.at(attrs.transposeB ? -2 : -1)));
+    if (
+      (activation === "linear" || activation === "relu") && simpleBias &&
+      !inputs.preluActivationWeights
+    ) {
+      const out = product(args);
+      if (out) {
+        const N = out.shape[out.shape.length - 1];
+        const c = backend.typedArrayFromHeap(out);
+        const bv = bias ? backend.typedArrayFromHeap(bias) : undefined;
+        biasActivation(c, c.length / N, N, bv, activation);
+        return out;
       }
-      return fused.kernelFunc(args) as tf.TensorInfo;
-    },
+    }
+    return fused.kernelFunc(args as never) as TensorInfoLike;
   });
   replaced.push({ name: "BatchMatMul", config: bmm }, { name: "_FusedMatMul", config: fused });
 }

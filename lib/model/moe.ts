@@ -87,6 +87,28 @@ export function dispatch(
 }
 
 /**
+ * The arguments tfjs passes a routed FFN's custom op: h, the combine weights (when given), the E
+ * first-layer weights, the E second-layer weights, then tfjs's `save`.
+ */
+// deno-lint-ignore no-explicit-any
+export function ffnArgs(args: any[], hasC: boolean, E: number): {
+  hIn: tf.Tensor2D;
+  cIn: tf.Tensor2D | null;
+  W1: tf.Tensor2D[];
+  W2: tf.Tensor2D[];
+  save: SaveFn;
+} {
+  const off = hasC ? 2 : 1;
+  return {
+    hIn: args[0] as tf.Tensor2D,
+    cIn: hasC ? (args[1] as tf.Tensor2D) : null,
+    W1: args.slice(off, off + E) as tf.Tensor2D[],
+    W2: args.slice(off + E, off + 2 * E) as tf.Tensor2D[],
+    save: args[args.length - 1] as SaveFn,
+  };
+}
+
+/**
  * y = sum over kept choices (t, j) of combine[t, j] * FFN_e(h[t]), e = the choice's expert.
  * h [T, d]; combine [T, k] or null (weight 1); w1[e] [d, dff]; w2[e] [dff, d]. -> [T, d]
  */
@@ -106,12 +128,7 @@ export function routedFfn(
   const op = customOp(
     // deno-lint-ignore no-explicit-any
     (...args: any[]) => {
-      const hIn = args[0] as tf.Tensor2D;
-      const cIn = hasC ? (args[1] as tf.Tensor2D) : null;
-      const off = hasC ? 2 : 1;
-      const W1 = args.slice(off, off + E) as tf.Tensor2D[];
-      const W2 = args.slice(off + E, off + 2 * E) as tf.Tensor2D[];
-      const save = args[args.length - 1] as SaveFn;
+      const { hIn, cIn, W1, W2, save } = ffnArgs(args, hasC, E);
       // Tensors the backward pass needs, saved through tfjs (the forward runs inside tf.tidy, and
       // saving copies): per used expert X, H, A, Y at slot[e] .. slot[e] + 3, and the combine
       // weights last. The expert weights are not saved: copying them cost 268 MB of memory

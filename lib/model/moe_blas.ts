@@ -13,8 +13,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { sgemm } from "../backend/mod.ts";
 import { hostTensor, hostView } from "./host.ts";
-import type { Dispatch } from "./moe.ts";
-import { customOp, GELU_K, type SaveFn } from "./ops.ts";
+import { type Dispatch, ffnArgs } from "./moe.ts";
+import { customOp, GELU_K } from "./ops.ts";
 
 /**
  * y = sum over kept choices (t, j) of combine[t, j] * FFN_e(h[t]). h [T, d]; combine [T, k] or
@@ -73,12 +73,7 @@ export function routedFfnBlas(
   const op = customOp(
     // deno-lint-ignore no-explicit-any
     (...args: any[]) => {
-      const hIn = args[0] as tf.Tensor2D;
-      const cIn = hasC ? (args[1] as tf.Tensor2D) : null;
-      const off = hasC ? 2 : 1;
-      const W1 = args.slice(off, off + E) as tf.Tensor2D[];
-      const W2 = args.slice(off + E, off + 2 * E) as tf.Tensor2D[];
-      const save = args[args.length - 1] as SaveFn;
+      const { hIn, cIn, W1, W2, save } = ffnArgs(args, hasC, E);
       const X = hostTensor<tf.Rank.R2>([N, d], (o) => {
         const hv = hostView(hIn);
         for (let r = 0; r < N; r++) o.set(hv.subarray(token[r] * d, token[r] * d + d), r * d);
