@@ -10,11 +10,14 @@ import {
   type Analysis,
   type AnalysisInput,
   analysisJson,
+  type BootstrapProgress,
   frameAnalysisInput,
+  MAX_BOOTSTRAP,
   paperComparison,
   releaseAnalysisInput,
   table3Mse,
 } from "../lib/analysis/mod.ts";
+import { bootstrapReporter } from "../lib/cli/fit.ts";
 import { finalSteps, loadRelease, mainSweep } from "../lib/release/mod.ts";
 import { computeLawData } from "../lib/figures/mod.ts";
 import { eq1Law, TABLE3 } from "../lib/laws/mod.ts";
@@ -22,11 +25,18 @@ import { curvesPath } from "./_curves.ts";
 
 const deno = process.execPath;
 
-/** Run `deno task fit ...` as a user would; returns exit code and both streams. */
-function fitCli(args: string[]): { code: number; stdout: string; stderr: string } {
+/**
+ * Run `deno task fit ...` as a user would; returns exit code (-1 when killed after `timeoutMs`)
+ * and both streams.
+ */
+function fitCli(
+  args: string[],
+  timeoutMs = 120_000,
+): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(deno, ["run", "-A", "lib/cli/fit.ts", ...args], {
     encoding: "utf8",
     env: { ...process.env, ROUTING_CURVES: curvesPath(), NO_COLOR: "1" },
+    timeout: timeoutMs,
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -217,6 +227,163 @@ describe("deno task fit (CLI)", () => {
     /E \(experts\) must be >= 1/,
   );
   bad("fewer points than parameters", "N,E,loss\n1e7,1,3\n1e8,4,2.9\n", /points|parameters/);
+  bad(
+    "a non-integer E",
+    "N,E,loss\n" + grid((n, e) => `${n},${n === 3e7 && e === 4 ? 1.5 : e},3`),
+    /row 6 has E = 1\.5; E \(experts\) must be >= 1 and a whole number/,
+  );
+
+  /** A plausible grid of 12 runs (3 sizes x E in {1, 4, 16, 64}) with row `row` (1-based) patched. */
+  const runsCsv = (row: number, patch: (n: number, e: number, loss: number) => string) => {
+    const dir = mkdtempSync(join(tmpdir(), "fit-far-"));
+    const f = join(dir, "runs.csv");
+    const rows = [1e7, 3e7, 1e8].flatMap((n) =>
+      [1, 4, 16, 64].map((e) => [n, e, 3.5 * (n / 1e7) ** -0.08 * e ** -0.03])
+    );
+    writeFileSync(
+      f,
+      "N,E,loss\n" +
+        rows.map(([n, e, l], i) => (i + 1 === row ? patch(n, e, l) : `${n},${e},${l}`)).join("\n"),
+    );
+    return f;
+  };
+
+  it("--input: a loss of 1e308 is named in a warning and its non-finite fit refused", () => {
+    const r = fitCli(["--input", runsCsv(7, (n, e) => `${n},${e},1e308`), "--bootstrap", "0"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(
+      "row 7 (loss = 1e+308) lies more than 3 orders of magnitude from the median loss",
+    );
+    expect(r.stderr).toMatch(
+      /error: the eq1 fit for technique "all" is not finite \(rmse_loss = Infinity\): .*fix or remove them/,
+    );
+  });
+
+  it("--input: an N of 1e308 is named in a warning on stderr; --json stdout stays clean", () => {
+    const f = runsCsv(7, (_n, e, l) => `1e308,${e},${l}`);
+    const r = fitCli(["--input", f, "--json", "--bootstrap", "0", "--restarts", "20"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      `warning: ${f}: row 7 (N = 1e+308) lies more than 3 orders of magnitude from the median ` +
+        `N (3e+7); check it for a typo or a unit mistake`,
+    );
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(["all", "Dense"]);
+  });
+
+  it("warns about no row of plausible data, and names every far row of a column at once", () => {
+    const warnings: string[] = [];
+    const N = [1e7, 1e7, 3e7, 3e7, 1e8, 1e8, 1.3e9, 1.5e7];
+    const frame = (n: number[]) =>
+      pl.DataFrame({ N: n, E: n.map((_, i) => (i % 2 ? 4 : 1)), loss: n.map(() => 3) });
+    frameAnalysisInput(frame(N), "runs.csv", { warn: (m) => warnings.push(m) });
+    expect(warnings).toEqual([]);
+    frameAnalysisInput(frame([...N.slice(0, 6), 1e3, 2e11]), "runs.csv", {
+      warn: (m) => warnings.push(m),
+    });
+    expect(warnings).toEqual([
+      "runs.csv: rows 7 (N = 1000), 8 (N = 200000000000) lie more than 3 orders of magnitude " +
+      "from the median N (3e+7); check them for a typo or a unit mistake: the fit uses every " +
+      "row as given",
+    ]);
+  });
+
+  it("--bootstrap 1e9 is refused, naming the limit, before any work", () => {
+    const r = fitCli(["--bootstrap", "1e9", "--json"], 30_000); // accepted, it would run for years
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(
+      `--bootstrap must be 0 (no intervals) or an integer from 2 to 100000, got "1e9"`,
+    );
+    expect(MAX_BOOTSTRAP).toBe(100_000);
+    const input: AnalysisInput = {
+      techniques: { all: { N: [1e7, 1e8], E: [1, 4], loss: [3, 2.9] } },
+      dense: { N: [], loss: [] },
+      source: "test",
+    };
+    expect(() => analyse(input, { bootstrap: 1e9 })).toThrow(/from 2 to 100000, got 1000000000/);
+  });
+
+  it("a long bootstrap shows progress with the time left on stderr within seconds", async () => {
+    // At the limit, Hash's eq1 bootstrap alone takes minutes: a line must come long before.
+    const child = new Deno.Command(deno, {
+      args: [
+        "run",
+        "-A",
+        "lib/cli/fit.ts",
+        "--json",
+        "--technique",
+        "Hash",
+        "--bootstrap",
+        "100000",
+      ],
+      env: { ROUTING_CURVES: curvesPath(), NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdout = new Response(child.stdout).text();
+    const deadline = setTimeout(() => child.kill(), 90_000);
+    let err = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!/left for this law/.test(err)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      err += value;
+    }
+    clearTimeout(deadline);
+    await reader.cancel();
+    try {
+      child.kill();
+    } catch { /* already gone */ }
+    await child.status;
+    expect(err).toMatch(
+      /\[fit\] bootstrap Hash eq1 \(law 1 of 5\): \d+\/100000 resamples, \S+, about \S+ left for this law/,
+    );
+    expect(await stdout).toBe(""); // --json: the result only, and only at the end
+  }, 120_000);
+
+  it("bootstrap progress: silent when short, then the time left at the measured rate", () => {
+    const out: string[] = [];
+    let t = 0;
+    const report = bootstrapReporter({ tty: false, write: (s) => out.push(s), now: () => t });
+    const p = (done: number, total: number) =>
+      report({ label: "S-Base eq1", index: 1, count: 13, done, total });
+    const run = (total: number, msPerResample: number) => {
+      p(0, total);
+      for (let i = 1; i <= total; i++) {
+        t += msPerResample;
+        p(i, total);
+      }
+    };
+    run(100, 10); // 1 s: nothing
+    expect(out).toEqual([]);
+    run(1000, 10); // 10 s: a line at 3 s (300 done, 700 left at 100/s), then every 30 s, done
+    expect(out).toEqual([
+      "[fit] bootstrap S-Base eq1 (law 1 of 13): 300/1000 resamples, 3s, about 7s left for this " +
+      "law\n",
+      "[fit] bootstrap S-Base eq1 (law 1 of 13): 1000/1000 resamples, 10s, done\n",
+    ]);
+    // On a terminal: one line rewritten in place, every second.
+    const tty: string[] = [];
+    const live = bootstrapReporter({ tty: true, write: (s) => tty.push(s), now: () => t });
+    const events: BootstrapProgress[] = [0, 400, 500, 600, 1000].map((done) => ({
+      label: "Hash eq1",
+      index: 1,
+      count: 5,
+      done,
+      total: 1000,
+    }));
+    for (const e of events) {
+      t += e.done ? 1000 : 0;
+      live(e);
+    }
+    expect(tty).toEqual([ // nothing at 1 s and 2 s; at 3 s 400 left at 200/s; then done
+      "\r\x1b[K[fit] bootstrap Hash eq1 (law 1 of 5): 600/1000 resamples, 3s, about 2s left " +
+      "for this law",
+      "\r\x1b[K[fit] bootstrap Hash eq1 (law 1 of 5): 1000/1000 resamples, 4s, done\n",
+    ]);
+  });
+
   it("--input: a missing file and an unknown technique are clear errors", () => {
     let r = fitCli(["--input", "/nonexistent/runs.csv"]);
     expect(r.code).toBe(1);

@@ -228,6 +228,24 @@ describe("bootstrap", () => {
     }
     expect(bs.samples.a.length).toBe(100);
   });
+  it("reports every resample (for progress displays) and reuses a full fit it is given", () => {
+    const d = data["Hash"];
+    const seen: [number, number][] = [];
+    const a = bootstrap(eq1Law, d, {
+      resamples: 12,
+      restarts: 5,
+      fitRestarts: 50,
+      seed: 2,
+      onResample: (done, total) => seen.push([done, total]),
+    });
+    // (0, total) once the full fit is done, then one call per resample
+    expect(seen).toEqual(Array.from({ length: 13 }, (_, i) => [i, 12]));
+    // Given the full fit, the bootstrap does not refit it and draws the same resamples.
+    const fit = fitLaw(eq1Law, d, { restarts: 50, seed: 2 });
+    const b = bootstrap(eq1Law, d, { resamples: 12, restarts: 5, seed: 2, fit });
+    expect(b.fit).toBe(fit);
+    expect(b.intervals).toEqual(a.intervals);
+  });
 });
 
 describe("generalised law in (F, Bhat) over all sweeps", () => {

@@ -4,6 +4,7 @@ import pl from "nodejs-polars";
 import { checkpointFile, TRAINING_CODE_VERSION } from "../lib/train/mod.ts";
 import {
   canonicalJson,
+  claimSweepFolder,
   expandSpec,
   finishedRunIds,
   fitFrame,
@@ -16,8 +17,11 @@ import {
   PRESET_NAMES,
   resolveShard,
   runIdOf,
+  type RunOne,
   runSweep,
   shardItems,
+  SPEC_MARKER,
+  specHash,
   staleReason,
   summarizeSweep,
   sweepMainFrame,
@@ -484,5 +488,173 @@ describe("kill -9 and resume", () => {
     expect(again.stderr).toMatch(/0 ran, 6 already done/);
     const merged = await cli(["--merge", out]);
     expect(merged.stdout).toMatch(/6\/6 runs have results/);
+  });
+});
+
+/** A stand-in for training: instant, with a loss from the config (the engine does not look). */
+const fakeRun: RunOne = (c) =>
+  Promise.resolve({
+    val_loss: 3 + c.dModel / 1000 - c.experts / 100,
+    train_loss: 3,
+    N: c.dModel * 1000,
+    P: c.dModel * 1000 * c.experts,
+    F: c.dModel * 1000,
+    diverged: false,
+    curve: [{ step: 1, train_loss: 3, val_loss: 3 }],
+  });
+
+describe("damaged results", () => {
+  it("a rerun reads back each finished result, moves a damaged one aside and retrains it", async () => {
+    const out = tmp();
+    const runs = expandSpec(SPEC);
+    expect((await runSweep(SPEC, { out, runOne: fakeRun, log: () => {} })).ran.length).toBe(6);
+    // Run 1's result truncated (a full disk, a copy cut short); run 2's holds run 0's result.
+    const [first, cut, wrong] = runs.map((r) => r.runId);
+    const file = `${out}/runs/${cut}/result.parquet`;
+    const size = Deno.statSync(file).size;
+    Deno.truncateSync(file, size >> 1);
+    Deno.copyFileSync(`${out}/runs/${first}/result.parquet`, `${out}/runs/${wrong}/result.parquet`);
+    const lines: string[] = [], trained: string[] = [];
+    const s = await runSweep(SPEC, {
+      out,
+      runOne: (c, ctx) => (trained.push(ctx.runId), fakeRun(c, ctx)),
+      log: (l) => lines.push(l),
+    });
+    expect(trained.sort()).toEqual([cut, wrong].sort());
+    expect(s.damaged.sort()).toEqual([cut, wrong].sort());
+    const log = lines.join("\n");
+    expect(log).toMatch(
+      new RegExp(
+        `\\(${cut}\\): its finished run is damaged: result\\.parquet does not read back ` +
+          `\\(parquet: .*\\); moved its folder aside to ${out}/runs/${cut}\\.damaged-` +
+          `\\d{8}T\\d{6}\\.\\d{3}Z and training the run again`,
+      ),
+    );
+    expect(log).toContain(
+      `(${wrong}): its finished run is damaged: result.parquet holds 1 row(s) of run ${first}, ` +
+        `not one row of run ${wrong}; moved its folder aside`,
+    );
+    expect(lines.at(-1)).toMatch(
+      /2 ran, 4 already done, .*, 2 damaged result\(s\) moved aside and retrained/,
+    );
+    // The damaged folders are kept as they were, and left out of results and summaries.
+    const aside = [...Deno.readDirSync(`${out}/runs`)].filter((e) => e.name.includes(".damaged-"));
+    expect(aside.map((e) => e.name.split(".")[0]).sort()).toEqual([cut, wrong].sort());
+    const kept = aside.find((e) => e.name.startsWith(cut))!.name;
+    expect(Deno.statSync(`${out}/runs/${kept}/result.parquet`).size).toBe(size >> 1);
+    expect(finishedRunIds(out)).toEqual(runs.map((r) => r.runId).sort());
+    expect(loadSweepResults(out).getColumn("run_id").toArray()).toEqual(
+      runs.map((r) => r.runId).sort(),
+    );
+    expect(summarizeSweep(out).text).toMatch(/spec test: 6\/6 runs have results/);
+    const again = await runSweep(SPEC, {
+      out,
+      runOne: () => Promise.reject(new Error("a sound result must not train again")),
+      log: () => {},
+    });
+    expect(again.skipped.length).toBe(6);
+    expect(again.damaged).toEqual([]);
+  });
+});
+
+describe("one spec per sweep folder", () => {
+  it("another spec is refused untouched, naming both specs and the way out", async () => {
+    const before = finishedRunIds(reference);
+    const r = await cli(["--preset", "smoke", "--out", reference]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `sweep: sweep folder ${reference} belongs to spec "test" (hash ` +
+        `${specHash(validateSpec(SPEC))}, recorded in ${reference}/${SPEC_MARKER}), not to spec ` +
+        `"smoke" (hash ${specHash(preset("smoke"))}) [budget.steps: 16 vs 24;`,
+    );
+    expect(r.stderr).toContain(
+      "Give this sweep a new folder (--out DIR), or pass --allow-other-spec to run it into",
+    );
+    expect(finishedRunIds(reference)).toEqual(before);
+    expect(JSON.parse(Deno.readTextFileSync(`${reference}/${SPEC_MARKER}`)).name).toBe("test");
+    expect((await cli(["--help"])).stdout).toContain("--allow-other-spec");
+  });
+
+  // Here rather than in report.test.ts, whose setup trains a sweep larger than this check needs.
+  it("deno task reproduce refuses it the same way, before any work", async () => {
+    const out = `${tmp()}/report`;
+    const r = await new Deno.Command("deno", {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}lib/cli/reproduce.ts`,
+        ...["--preset", "smoke", "--out", out, "--sweep-dir", reference],
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", CHROMIUM_PATH: `${out}/no-chromium-needed-to-refuse` },
+    }).output();
+    const err = new TextDecoder().decode(r.stderr);
+    expect(r.code).toBe(1);
+    expect(err).toContain(
+      `reproduce: sweep folder ${reference} belongs to spec "test" (hash ` +
+        `${specHash(validateSpec(SPEC))}, recorded in ${reference}/${SPEC_MARKER}), not to spec ` +
+        `"smoke" (hash ${specHash(preset("smoke"))})`,
+    );
+    expect(err).toContain(
+      "Give this sweep a new folder (--sweep-dir DIR, or a new --out DIR), or pass " +
+        "--allow-other-spec to run it into",
+    );
+    expect(() => Deno.statSync(out)).toThrow(Deno.errors.NotFound);
+  });
+
+  it("--allow-other-spec runs a spec in as a guest; the folder stays with its spec", async () => {
+    const out = tmp();
+    const other = { ...SPEC, name: "other", experts: [1, 8] };
+    await runSweep(SPEC, { out, runOne: fakeRun, log: () => {} });
+    const lines: string[] = [];
+    const s = await runSweep(other, {
+      out,
+      runOne: fakeRun,
+      log: (l) => lines.push(l),
+      allowOtherSpec: true,
+    });
+    expect(s.ran.length).toBe(4); // its 4 routed runs; the 2 dense runs are shared
+    expect(lines[0]).toMatch(
+      /belongs to spec "test" .* running spec "other" .* --allow-other-spec/,
+    );
+    expect(JSON.parse(Deno.readTextFileSync(`${out}/${SPEC_MARKER}`)).name).toBe("test");
+    await expect(runSweep(other, { out, runOne: fakeRun, log: () => {} })).rejects.toThrow(
+      /belongs to spec "test"/,
+    );
+    // The same spec with another checkpoint interval is the same spec (results do not change).
+    await runSweep({ ...SPEC, checkpointEvery: 7 }, { out, runOne: fakeRun, log: () => {} });
+    // A guest does not claim a new folder: the first spec run there without the flag does.
+    const fresh = tmp();
+    await runSweep(other, { out: fresh, runOne: fakeRun, log: () => {}, allowOtherSpec: true });
+    expect(() => Deno.statSync(`${fresh}/${SPEC_MARKER}`)).toThrow(Deno.errors.NotFound);
+  });
+
+  it("a folder from before markers belongs to the specs recorded in DIR/specs", async () => {
+    const out = tmp();
+    await runSweep(SPEC, { out, runOne: fakeRun, log: () => {} });
+    Deno.removeSync(`${out}/${SPEC_MARKER}`); // as an older version left it
+    await expect(runSweep(preset("smoke"), { out, runOne: fakeRun, log: () => {} })).rejects
+      .toThrow(
+        `sweep folder ${out} belongs to spec "test" (hash ${specHash(validateSpec(SPEC))}, ` +
+          `recorded in ${out}/specs by an earlier sweep), not to spec "smoke"`,
+      );
+    const s = await runSweep(SPEC, { out, runOne: fakeRun, log: () => {} });
+    expect(s.skipped.length).toBe(6);
+    expect(JSON.parse(Deno.readTextFileSync(`${out}/${SPEC_MARKER}`)).name).toBe("test");
+  });
+
+  it("shards starting together agree: the marker is created once, atomically", async () => {
+    const dir = tmp();
+    const specs = [validateSpec(SPEC), validateSpec({ ...SPEC, name: "other" })];
+    const results = await Promise.allSettled(
+      Array.from({ length: 16 }, (_, i) => claimSweepFolder(dir, specs[i % 2])),
+    );
+    const marker = JSON.parse(Deno.readTextFileSync(`${dir}/${SPEC_MARKER}`));
+    const won = specs.findIndex((s) => s.name === marker.name);
+    expect(marker.hash).toBe(specHash(specs[won]));
+    expect(results.map((r) => r.status)).toEqual(
+      results.map((_, i) => (i % 2 === won ? "fulfilled" : "rejected")),
+    );
+    expect([...Deno.readDirSync(dir)].map((e) => e.name)).toEqual([SPEC_MARKER]); // no temp files
   });
 });

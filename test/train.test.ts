@@ -5,13 +5,19 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../lib/backend/mod.ts";
+import { TransformerLM } from "../lib/model/mod.ts";
+import { resolveRouter } from "../lib/routers/mod.ts";
+import { Rng } from "../lib/util/random.ts";
 import {
   AdamW,
+  checkMemory,
+  divergenceReason,
   learningRate,
   readCheckpoint,
   resolveConfig,
   train,
   type TrainConfig,
+  trainStep,
 } from "../lib/train/mod.ts";
 import { parseTrainArgs } from "../lib/cli/train.ts";
 import { trainCliJson } from "./_train_cli.ts";
@@ -123,6 +129,71 @@ describe("training loop", () => {
   });
 });
 
+describe("router losses and divergence", () => {
+  it("an auxiliary loss never scales the model's update: RL-R's baseline is clipped on its own", () => {
+    const V = 300, S = 8;
+    const rng = new Rng(2);
+    const batch = Int32Array.from({ length: 4 * (S + 1) }, () => rng.int(V));
+    const step = (baselineWeight: number) => {
+      const model = new TransformerLM({
+        vocabSize: V,
+        seqLen: S,
+        dModel: 16,
+        layers: 2,
+        heads: 2,
+        experts: 4,
+        routingFrequency: 0.5,
+        k: 1,
+        capacityFactor: 2,
+        router: resolveRouter("rlr"),
+        routerOptions: { baselineWeight },
+        seed: 3,
+      });
+      const named = model.namedVariables();
+      const opt = new AdamW(named, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+      const r = trainStep(model, opt, batch, { lr: 1e-2, gradClip: 1, rng: new Rng(5) });
+      const values = new Map(named.map((n) => [n.name, n.variable.dataSync().slice()]));
+      const aux = named.filter((n) => n.auxiliary).map((n) => n.name);
+      opt.dispose();
+      model.dispose();
+      return { r, values, aux };
+    };
+    const small = step(0.1), huge = step(1e4);
+    expect(small.aux.length).toBe(2); // the baseline head's two matrices
+    // the auxiliary gradient is 1e5 times larger, and clipped on its own...
+    expect(huge.r.auxGradNorm).toBeGreaterThan(1e3 * small.r.auxGradNorm);
+    expect(huge.r.auxGradNorm).toBeGreaterThan(1);
+    // ...so the model's gradient norm and every model parameter after the update are unchanged
+    expect(huge.r.gradNorm).toBe(small.r.gradNorm);
+    for (const [name, v] of small.values) {
+      if (small.aux.includes(name)) continue;
+      expect(Array.from(huge.values.get(name)!), name).toEqual(Array.from(v));
+    }
+    // while the baseline head itself was updated differently (the comparison above can fail)
+    const a = small.aux[0];
+    expect(Array.from(huge.values.get(a)!)).not.toEqual(Array.from(small.values.get(a)!));
+  });
+
+  it("a run is diverged when its loss is not finite, far above ln(V), or ends far above its start", () => {
+    const curve = (...l: number[]) => l.map((train_loss, i) => ({ step: i + 1, train_loss }));
+    const lnV = Math.log(1024);
+    expect(divergenceReason(curve(7, 5, 4.5), 4.6, 1024)).toBeUndefined();
+    expect(divergenceReason(curve(7, NaN), NaN, 1024)).toMatch(/training loss NaN at step 2/);
+    expect(divergenceReason(curve(7, 6), Infinity, 1024)).toMatch(/validation loss Infinity/);
+    expect(divergenceReason(curve(7, 6.9), lnV + 0.5, 1024)).toBeUndefined();
+    expect(divergenceReason(curve(7, 6.9), lnV + 1.01, 1024)).toMatch(/above ln\(V\) = 6\.931/);
+    expect(divergenceReason(curve(3, 3.5, 4.2), 4.0, 1024)).toMatch(/more than 1 nat above/);
+  });
+
+  it("training with a runaway learning rate ends marked diverged, with the reason", async () => {
+    const r = await train({ ...TINY, steps: 6, lr: 10, gradClip: 0, warmupSteps: 0 }, {
+      quiet: true,
+    });
+    expect(r.diverged).toBe(true);
+    expect(r.diverged_reason).toMatch(/ln\(V\)|not finite|NaN|Infinity|1 nat/);
+  });
+});
+
 describe("optimiser and schedule", () => {
   it("learning rate: linear warmup, cosine to the floor", () => {
     const c = { lr: 1, warmupSteps: 10, steps: 110, lrMinRatio: 0.1 };
@@ -182,10 +253,34 @@ describe("configuration errors", () => {
     });
   }
 
-  it("rejects a model too large for the 4 GiB wasm heap before allocating it", async () => {
+  it("rejects a model too large for the cpu backend's memory before allocating it", async () => {
+    // ~140G parameters: more than any machine's RAM.
     await expect(
-      train({ router: "sbase", experts: 64, dModel: 512, layers: 8, backend: "cpu" }),
-    ).rejects.toThrow(/too large for the cpu backend: .*M parameters need about .* GiB/);
+      train({ router: "sbase", experts: 1024, dModel: 2048, layers: 8, backend: "cpu" }),
+    ).rejects.toThrow(
+      /too large for the cpu backend: .*M parameters need about .* GiB .* it keeps its tensors in JS memory/,
+    );
+  });
+
+  it("names each backend's real limit: the 4 GiB wasm heap, a share of RAM on cpu", () => {
+    // 104M parameters, 4.1 GiB in training on wasm (4.9 with AdamW's moments on cpu): over the
+    // wasm heap, within half of 16 GiB of RAM, over half of 8 GiB.
+    const c = resolveConfig({ router: "sbase", experts: 96, dModel: 256, layers: 4 });
+    const GiB = 1024 ** 3;
+    expect(() => checkMemory(c, 2, "wasm")).toThrow(
+      /too large for the wasm backend: .* over the 4 GiB wasm heap; use fewer experts/,
+    );
+    expect(() => checkMemory(c, 2, "cpu", { systemMemoryBytes: 16 * GiB })).not.toThrow();
+    let message = "";
+    try {
+      checkMemory(c, 2, "cpu", { systemMemoryBytes: 8 * GiB });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(
+      /too large for the cpu backend: \d+\.\dM parameters need about \d+\.\d GiB in training \(~48 bytes a parameter with AdamW's moments, plus activations\), over the cpu backend's budget of 4\.0 GiB: it keeps its tensors in JS memory, so its limit is this machine's RAM \(8\.0 GiB\), of which training may plan to use 50%; use fewer experts, a smaller dModel or batch, or the webgpu backend/,
+    );
+    expect(message).not.toContain("wasm");
   });
 });
 

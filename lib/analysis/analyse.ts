@@ -34,6 +34,24 @@ import {
 } from "../fit/mod.ts";
 import type { AnalysisInput } from "./input.ts";
 
+/**
+ * Most bootstrap resamples per law: 95% percentile intervals settle within a few thousand, and
+ * every resample refits the law from random restarts (100000 take minutes per law on the
+ * release; 1e9, accepted before this limit, would take years).
+ */
+export const MAX_BOOTSTRAP = 100_000;
+
+/** Where a bootstrap stands: which law (index of count in this analysis), resamples done. */
+export interface BootstrapProgress {
+  /** "S-Base eq1", "Dense dense", ... */
+  label: string;
+  /** 1-based position of this law among the bootstrapped laws of the analysis. */
+  index: number;
+  count: number;
+  done: number;
+  total: number;
+}
+
 export interface AnalysisOptions {
   /** Random restarts of each saturating fit (default 500). */
   restarts?: number;
@@ -49,6 +67,8 @@ export interface AnalysisOptions {
   techniques?: string[];
   /** Called before each fit, for progress displays. */
   onProgress?: (message: string) => void;
+  /** Called when a law's bootstrap starts and after each of its resamples. */
+  onBootstrap?: (p: BootstrapProgress) => void;
 }
 
 /** A fitted law: coefficients, goodness of fit and, with bootstrap, 95% intervals. */
@@ -93,7 +113,7 @@ export interface DenseAnalysis extends LawFit<DenseParams> {
 
 export interface Analysis {
   source: string;
-  options: Required<Omit<AnalysisOptions, "onProgress" | "techniques">>;
+  options: Required<Omit<AnalysisOptions, "onProgress" | "onBootstrap" | "techniques">>;
   techniques: Record<string, TechniqueAnalysis>;
   dense?: DenseAnalysis;
 }
@@ -108,8 +128,14 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     loss: opts.loss ?? ("mse" as LossKind),
     heldOutMaxN: opts.heldOutMaxN ?? 4e8,
   };
-  if (!(Number.isInteger(o.bootstrap) && (o.bootstrap === 0 || o.bootstrap >= 2))) {
-    throw new Error(`bootstrap must be 0 (no intervals) or an integer >= 2, got ${o.bootstrap}`);
+  if (
+    !(Number.isInteger(o.bootstrap) &&
+      (o.bootstrap === 0 || (o.bootstrap >= 2 && o.bootstrap <= MAX_BOOTSTRAP)))
+  ) {
+    throw new Error(
+      `bootstrap must be 0 (no intervals) or an integer from 2 to ${MAX_BOOTSTRAP}, ` +
+        `got ${o.bootstrap}`,
+    );
   }
   const progress = opts.onProgress ?? (() => {});
   const available = Object.keys(input.techniques);
@@ -123,6 +149,26 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
       );
     }
   }
+  const hasDense = input.dense.N.length >= 2 && new Set(input.dense.N).size >= 2;
+  // eq1, separable and bilinear per technique, the generalised law where given, the dense law.
+  const bootstrapped = names.length * 3 + names.filter((t) => input.generalised?.[t]).length +
+    (hasDense ? 1 : 0);
+  let bootstrapIndex = 0;
+  const fitOf = <P extends Record<string, number>>(
+    technique: string,
+    law: Law<P>,
+    d: FitData,
+  ): LawFit<P> => {
+    const index = ++bootstrapIndex;
+    const label = `${technique} ${law.name}`;
+    return lawFit(
+      law,
+      d,
+      o,
+      `${law.name} fit${ofTechnique(technique)}`,
+      (done, total) => opts.onBootstrap?.({ label, index, count: bootstrapped, done, total }),
+    );
+  };
   // Fit everything before returning anything: an error in any fit leaves nothing half-written.
   const techniques: Record<string, TechniqueAnalysis> = {};
   for (const t of names) {
@@ -130,17 +176,25 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     const data: FitData = { N: g.N, E: g.E, loss: g.loss };
     const fitOne = <P extends Record<string, number>>(law: Law<P>, d: FitData): LawFit<P> => {
       progress(`${t}: ${law.name}`);
-      return lawFit(law, d, o);
+      return fitOf(t, law, d);
     };
     const eq1 = fitOne(eq1Law, data);
-    const perN = fitPerGroup(powerELaw, data, "N", o).filter((r) => r.fit).map((r) => ({
+    const perGroup = <P extends Record<string, number>>(law: Law<P>, by: "N" | "E") =>
+      fitPerGroup(law, data, by, o).filter((r) => r.fit).map((r) => {
+        requireFinite(`${law.name} fit at ${by} = ${r.value}${ofTechnique(t)}`, {
+          ...r.fit!.params,
+          mse_log10: r.fit!.mse_log10,
+        });
+        return r;
+      });
+    const perN = perGroup(powerELaw, "N").map((r) => ({
       N: r.value,
       b: r.fit!.params.b,
       d: r.fit!.params.d,
       mse_log10: r.fit!.mse_log10,
       n: r.n,
     }));
-    const perE = fitPerGroup(powerNLaw, data, "E", o).filter((r) => r.fit).map((r) => ({
+    const perE = perGroup(powerNLaw, "E").map((r) => ({
       E: r.value,
       a: r.fit!.params.a,
       d: r.fit!.params.d,
@@ -168,6 +222,11 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
           loss: o.loss,
           maxTrainN: o.heldOutMaxN,
         });
+        requireFinite(`${law.name} held-out check${ofTechnique(t)}`, {
+          ...r.fit.params,
+          rmse_loss: r.rmse_loss,
+          max_abs_error: r.max_abs_error,
+        });
         return {
           nTrain: r.nTrain,
           nTest: r.nTest,
@@ -184,12 +243,33 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     techniques[t] = result;
   }
   let dense: DenseAnalysis | undefined;
-  if (input.dense.N.length >= 2 && new Set(input.dense.N).size >= 2) {
+  if (hasDense) {
     progress("Dense: power law");
-    const f = lawFit(denseLaw, { N: input.dense.N, loss: input.dense.loss }, o);
+    const f = fitOf("Dense", denseLaw, { N: input.dense.N, loss: input.dense.loss });
     dense = { ...f, ...denseAlphaNc(f.params) };
+    requireFinite("dense fit of the dense runs", { alpha_N: dense.alpha_N, N_c: dense.N_c });
   }
   return { source: input.source, options: o, techniques, dense };
+}
+
+/** " for technique X" (the dense law is fitted to the dense runs, not to a technique). */
+function ofTechnique(t: string): string {
+  return t === "Dense" ? " of the dense runs" : ` for technique ${JSON.stringify(t)}`;
+}
+
+/**
+ * Throws when a fit gave a non-finite coefficient or error: data far outside the law's range (a
+ * loss of 1e308, say) overflow double precision, and the numbers would be meaningless.
+ */
+function requireFinite(what: string, values: Record<string, number>): void {
+  const bad = Object.entries(values).filter(([, v]) => !Number.isFinite(v));
+  if (bad.length === 0) return;
+  throw new Error(
+    `the ${what} is not finite (${bad.map(([k, v]) => `${k} = ${v}`).join(", ")}): ` +
+      `the data cannot be fitted in double precision as given. Check the input for extreme or ` +
+      `mistyped values of N or loss (rows far from the rest are named in a warning above), ` +
+      `fix or remove them and fit again`,
+  );
 }
 
 function lawFit<P extends Record<string, number>>(
@@ -202,20 +282,27 @@ function lawFit<P extends Record<string, number>>(
     seed: number;
     loss: LossKind;
   },
+  label: string,
+  onResample: (done: number, total: number) => void,
 ): LawFit<P> {
-  let fit: FitResult<P>, ci95: Record<string, [number, number]> | undefined;
+  // The full fit first and checked, so that a hopeless fit fails before its resamples run.
+  const fit = fitLaw(law, data, { restarts: o.restarts, seed: o.seed, loss: o.loss });
+  requireFinite(label, {
+    ...fit.params,
+    mse_log10: fit.mse_log10,
+    rmse_loss: fit.rmse_loss,
+    max_residual_loss: fit.max_residual_loss,
+  });
+  let ci95: Record<string, [number, number]> | undefined;
   if (o.bootstrap > 0) {
-    const b = bootstrap(law, data, {
+    ci95 = bootstrap(law, data, {
+      fit,
       resamples: o.bootstrap,
       restarts: o.bootstrapRestarts,
-      fitRestarts: o.restarts,
       seed: o.seed,
       loss: o.loss,
-    });
-    fit = b.fit;
-    ci95 = b.intervals;
-  } else {
-    fit = fitLaw(law, data, { restarts: o.restarts, seed: o.seed, loss: o.loss });
+      onResample,
+    }).intervals;
   }
   return {
     params: fit.params,

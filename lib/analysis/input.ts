@@ -103,12 +103,21 @@ function rowsOf(f: pl.DataFrame): (UtilisationRow & { E: number; loss: number })
   }));
 }
 
+/** Orders of magnitude from the median of its column beyond which an N or a loss is flagged. */
+export const OUTLIER_DECADES = 3;
+
 /**
  * Analysis input from a user's frame with columns N, E, loss and optionally technique. Rows whose
  * technique is "Dense" (or, without a technique column, rows with E = 1) are the dense runs and
  * join every technique as E = 1. Without a technique column everything is one group, "all".
+ * Rows whose N or loss lies more than OUTLIER_DECADES orders of magnitude from the column's
+ * median are named in a warning (`warn`, default console.warn) and kept.
  */
-export function frameAnalysisInput(frame: pl.DataFrame, source = "frame"): AnalysisInput {
+export function frameAnalysisInput(
+  frame: pl.DataFrame,
+  source = "frame",
+  opts: { warn?: (message: string) => void } = {},
+): AnalysisInput {
   for (const c of ["N", "E", "loss"]) {
     if (!frame.columns.includes(c)) {
       throw new Error(
@@ -133,6 +142,19 @@ export function frameAnalysisInput(frame: pl.DataFrame, source = "frame"): Analy
     });
   };
   const N = num("N"), E = num("E"), loss = num("loss");
+  for (let i = 0; i < E.length; i++) {
+    if (!(Number.isInteger(E[i]) && E[i] >= 1)) {
+      throw new Error(
+        `${source}: row ${i + 1} has E = ${E[i]}; E (experts) must be >= 1 and a whole number ` +
+          `(1 for dense runs): fix that row's E`,
+      );
+    }
+  }
+  const warn = opts.warn ?? console.warn;
+  for (const [name, values] of [["N", N], ["loss", loss]] as const) {
+    const { median, far } = farFromMedian(values);
+    if (far.length > 0) warn(outlierWarning(source, name, values, median, far));
+  }
   const tech = frame.columns.includes("technique")
     ? (frame.getColumn("technique").cast(pl.Utf8).toArray() as (string | null)[]).map((t, i) => {
       if (t === null || t === "") throw new Error(`${source}: row ${i + 1} has no technique`);
@@ -173,6 +195,46 @@ export function frameAnalysisInput(frame: pl.DataFrame, source = "frame"): Analy
     dense.loss.push(loss[i]);
   }
   return { techniques, dense, source };
+}
+
+/**
+ * Indices of the values more than OUTLIER_DECADES orders of magnitude from the median, and the
+ * median: most often a typo or a unit slip, which a fit in log space takes at face value.
+ * Non-positive values are left to the fit's own checks.
+ */
+function farFromMedian(values: number[]): { median: number; far: number[] } {
+  const logs = values.filter((v) => v > 0).map(Math.log10).sort((a, b) => a - b);
+  if (logs.length < 3) return { median: NaN, far: [] };
+  const mid = logs.length >> 1;
+  const median = logs.length % 2 ? logs[mid] : (logs[mid - 1] + logs[mid]) / 2;
+  const far = values.flatMap((v, i) =>
+    v > 0 && Math.abs(Math.log10(v) - median) > OUTLIER_DECADES ? [i] : []
+  );
+  return { median: 10 ** median, far };
+}
+
+/** 3 significant digits, large and small numbers as 3e+7 or 1.3e-4. */
+function short(v: number): string {
+  return v >= 1e5 || v < 1e-3
+    ? v.toExponential(2).replace(/\.?0+e/, "e")
+    : String(+v.toPrecision(3));
+}
+
+/** "runs.csv: row 7 (N = 1e+308) lies more than 3 orders of magnitude from the median N ..." */
+function outlierWarning(
+  source: string,
+  name: string,
+  values: number[],
+  median: number,
+  far: number[],
+): string {
+  const listed = far.slice(0, 10).map((i) => `${i + 1} (${name} = ${values[i]})`).join(", ");
+  const more = far.length > 10 ? ` and ${far.length - 10} more` : "";
+  const one = far.length === 1;
+  return `${source}: row${one ? "" : "s"} ${listed}${more} ${one ? "lies" : "lie"} more than ` +
+    `${OUTLIER_DECADES} orders of magnitude from the median ${name} ` +
+    `(${short(median)}); check ${one ? "it" : "them"} for a typo or a unit ` +
+    `mistake: the fit uses every row as given`;
 }
 
 /** Read a user's CSV or Parquet file into a frame, with a clear error for anything else. */

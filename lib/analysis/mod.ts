@@ -10,9 +10,11 @@ export {
   analyse,
   type Analysis,
   type AnalysisOptions,
+  type BootstrapProgress,
   type DenseAnalysis,
   type HeldOutSummary,
   type LawFit,
+  MAX_BOOTSTRAP,
   type TechniqueAnalysis,
 } from "./analyse.ts";
 export {
@@ -20,6 +22,7 @@ export {
   DENSE,
   frameAnalysisInput,
   type GroupData,
+  OUTLIER_DECADES,
   readFitFrame,
   releaseAnalysisInput,
   releaseGeneralisedInput,

@@ -1,5 +1,6 @@
 /** Small helpers shared by the command-line entry points. */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { MAX_BOOTSTRAP } from "../analysis/analyse.ts";
 
 /** An integer flag >= min, or undefined when absent; a clear error naming the flag otherwise. */
 export function intArg(name: string, v: string | undefined, min: number): number | undefined {
@@ -7,6 +8,20 @@ export function intArg(name: string, v: string | undefined, min: number): number
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) {
     throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** --bootstrap: 0 (no intervals) or 2 to MAX_BOOTSTRAP resamples; undefined when absent. */
+export function bootstrapArg(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n === 1 || n > MAX_BOOTSTRAP) {
+    throw new Error(
+      `--bootstrap must be 0 (no intervals) or an integer from 2 to ${MAX_BOOTSTRAP}, got ` +
+        `${JSON.stringify(v)}: 95% intervals settle within a few thousand resamples (the ` +
+        `default is 200), and every resample refits every law`,
+    );
   }
   return n;
 }

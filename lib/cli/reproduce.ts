@@ -5,9 +5,9 @@
  *
  *   deno task reproduce [--out out/reproduce] [--preset quick | --spec FILE] [--curves PATH] [--restarts 500]
  *                       [--bootstrap 200] [--bootstrap-restarts 20] [--seed 0] [--skip-sweep]
- *                       [--sweep-dir DIR] [--workers N] [--scale 2]
+ *                       [--sweep-dir DIR] [--workers N] [--scale 2] [--allow-other-spec]
  */
-import { intArg, parseCommandLine } from "./args.ts";
+import { bootstrapArg, intArg, parseCommandLine } from "./args.ts";
 import { reproduce } from "../report/mod.ts";
 import { PRESET_NAMES } from "../sweep/mod.ts";
 
@@ -24,6 +24,8 @@ const USAGE = `usage: deno task reproduce [options]
   --skip-sweep            do not train: use the runs already in the sweep folder
   --sweep-dir DIR         sweep folder (default OUT/sweep)
   --workers N             sweep processes (default 2 on a machine with 2+ cores)
+  --allow-other-spec      run the sweep into a sweep folder that belongs to another spec (its
+                          sweep-spec.json names it); without it such a folder is refused
   --scale S               PNG pixel density of the exported figures (default 2)`;
 
 export async function main(args: string[]): Promise<number> {
@@ -40,6 +42,7 @@ export async function main(args: string[]): Promise<number> {
       seed: { type: "string" },
       "skip-sweep": { type: "boolean", default: false },
       "sweep-dir": { type: "string" },
+      "allow-other-spec": { type: "boolean", default: false },
       workers: { type: "string" },
       scale: { type: "string" },
     },
@@ -53,8 +56,7 @@ export async function main(args: string[]): Promise<number> {
     if (scale !== undefined && !(Number.isFinite(scale) && scale > 0)) {
       throw new Error(`--scale must be a positive number, got ${JSON.stringify(values.scale)}`);
     }
-    const bootstrap = intArg("bootstrap", values.bootstrap, 0);
-    if (bootstrap === 1) throw new Error("--bootstrap must be 0 (no intervals) or >= 2, got 1");
+    const bootstrap = bootstrapArg(values.bootstrap);
     const r = await reproduce({
       out: values.out ?? "out/reproduce",
       preset: values.preset,
@@ -67,6 +69,7 @@ export async function main(args: string[]): Promise<number> {
       skipSweep: values["skip-sweep"],
       sweepDir: values["sweep-dir"],
       workers: intArg("workers", values.workers, 1),
+      allowOtherSpec: values["allow-other-spec"],
       scale,
       command: `deno task reproduce ${args.join(" ")}`.trim(),
     });

@@ -1,8 +1,10 @@
 /**
  * deno task sweep --preset quick --out DIR [--shard i/n] [--spec FILE] [--list]
+ *                 [--allow-other-spec]
  * deno task sweep --merge DIR [DIR ...]
  *
- * Runs (or resumes) a sweep into DIR; a rerun skips finished runs and resumes unfinished ones.
+ * Runs (or resumes) a sweep into DIR; a rerun skips finished runs, resumes unfinished ones and
+ * retrains runs whose result no longer reads back. DIR belongs to the first spec run into it.
  * The shard also comes from SWEEP_SHARD=i/n, a Slurm job array (SLURM_ARRAY_TASK_ID/COUNT) or a
  * Kubernetes Indexed Job (JOB_COMPLETION_INDEX with SWEEP_SHARD_COUNT). Exits 1 when a run failed.
  */
@@ -28,8 +30,12 @@ const toFileUrl = (p: string) => pathToFileURL(resolve(p)).href;
 const USAGE = `usage:
   deno task sweep (--preset ${PRESET_NAMES.join("|")} | --spec FILE) --out DIR [--shard i/n]
                   [--workers N] [--list] [--lock-stale SECONDS] [--run-module FILE]
+                  [--allow-other-spec]
   --workers N: N processes on this machine, each a sub-shard (one per core is fastest)
   --run-module FILE: a module exporting runOne(config, ctx), used instead of lib/train's train
+  --allow-other-spec: run into a DIR that belongs to another spec (DIR/sweep-spec.json names it),
+                      as a guest that leaves DIR to its spec; without it such a DIR is refused,
+                      as its summary would pool both specs' runs
   deno task sweep --merge DIR [DIR ...]`;
 
 function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
@@ -42,6 +48,7 @@ function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
     const a = args[i];
     if (a === "--help" || a === "-h") out.help = true;
     else if (a === "--list") out.list = true;
+    else if (a === "--allow-other-spec") out["allow-other-spec"] = true;
     else if (a === "--merge") {
       const dirs: string[] = [];
       while (i + 1 < args.length && !args[i + 1].startsWith("--")) dirs.push(args[++i]);
@@ -118,6 +125,7 @@ async function main(): Promise<number> {
     onProgress,
     log: (l) => console.error(tty ? `\r\x1b[K${l}` : l),
     lockStaleS: args["lock-stale"] ? Number(args["lock-stale"]) : undefined,
+    allowOtherSpec: args["allow-other-spec"] === true,
   });
   for (const f of summary.failed) {
     console.error(`[sweep] failed: ${f.label} (${f.runId}): ${f.error}`);

@@ -127,7 +127,7 @@ export function parseTrainArgs(args: string[]): {
 function summary(r: TrainResult): string {
   const lines = [
     `router ${r.router}, E = ${r.experts}, backend ${r.backend}, ${r.steps} steps` +
-    (r.diverged ? " (DIVERGED)" : ""),
+    (r.diverged ? ` (DIVERGED: ${r.diverged_reason ?? "non-finite loss"})` : ""),
     `val_loss ${r.val_loss.toFixed(4)}  train_loss ${r.train_loss.toFixed(4)}  ` +
     `tokens ${r.tokens}  tokens/s ${r.tokens_per_s.toFixed(0)}  wall ${r.wall_s.toFixed(1)} s`,
     `N ${r.N}  P ${r.P}  F/token ${r.F}`,

@@ -49,6 +49,10 @@ export interface BootstrapOptions<P> extends FitOptions<P> {
   level?: number;
   /** Extra quantities to interval, computed from each resample's parameters. */
   derived?: (p: P) => Record<string, number>;
+  /** The full-data fit, when the caller has it already (it is not refitted). */
+  fit?: FitResult<P>;
+  /** Called with (0, resamples) once the full fit is done, then after every resample. */
+  onResample?: (done: number, total: number) => void;
 }
 
 export interface BootstrapResult<P> {
@@ -89,7 +93,7 @@ export function bootstrap<P extends Record<string, number>>(
     throw new Error(`bootstrap: level must be in (0, 1), got ${level}`);
   }
   const seed = opts.seed ?? 0;
-  const fit = fitLaw(law, data, { ...opts, restarts: opts.fitRestarts ?? 500, seed });
+  const fit = opts.fit ?? fitLaw(law, data, { ...opts, restarts: opts.fitRestarts ?? 500, seed });
   const derived = opts.derived ??
     (defaultDerived(law as unknown as Law) as ((p: P) => Record<string, number>) | undefined);
   const names = [
@@ -110,6 +114,7 @@ export function bootstrap<P extends Record<string, number>>(
     prob.delta = delta;
   }
   const p = law.paramNames.length;
+  opts.onResample?.(0, B);
   for (let r = 0; r < B; r++) {
     // Draw until at least p distinct runs are in the resample (always true for the release's sizes).
     let distinct = 0;
@@ -148,6 +153,7 @@ export function bootstrap<P extends Record<string, number>>(
       const dv = derived(params);
       for (const k in dv) samples[k][r] = dv[k];
     }
+    opts.onResample?.(r + 1, B);
   }
   const intervals: Record<string, [number, number]> = {};
   const lo = (1 - level) / 2;

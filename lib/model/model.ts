@@ -97,6 +97,11 @@ export interface NamedVariable {
   variable: tf.Variable;
   /** AdamW weight decay applies (matrices yes; LayerNorm gains/offsets no). */
   decay: boolean;
+  /**
+   * Trained only by a router's auxiliary loss (Router.auxVariables, e.g. RL-R's baseline head):
+   * its gradient is clipped as a group of its own, so it never scales the model's update.
+   */
+  auxiliary?: boolean;
 }
 
 interface Block {
@@ -171,8 +176,14 @@ export class TransformerLM {
           seed: routerSeed(config.seed, routedIndex),
           options: config.routerOptions,
         });
+        const aux = new Set(blk.router.auxVariables ?? []);
         blk.router.variables.forEach((v, j) =>
-          this.named.push({ name: `${p}router.${j}`, variable: v, decay: v.rank >= 2 })
+          this.named.push({
+            name: `${p}router.${j}`,
+            variable: v,
+            decay: v.rank >= 2 && !(blk.router!.noDecay ?? []).includes(v),
+            auxiliary: aux.has(v),
+          })
         );
       }
       this.blocks.push(blk);

@@ -19,7 +19,9 @@ import { exportFigures, FigureRenderer, findChromium, type PlotlyFigure } from "
 import { releaseFigures } from "../figures/mod.ts";
 import { loadRelease, mainSweep, resolveCurvesPath } from "../release/mod.ts";
 import {
+  checkSweepFolder,
   expandSpec,
+  type FolderSpecOptions,
   formatDuration,
   formatProgress,
   loadSpecFile,
@@ -51,6 +53,8 @@ export interface ReproduceOptions {
   skipSweep?: boolean;
   /** Sweep processes (default: 2 when the machine has 2+ cores). */
   workers?: number;
+  /** Run the sweep into a sweep folder that belongs to another spec (default: refuse). */
+  allowOtherSpec?: boolean;
   restarts?: number;
   bootstrap?: number;
   bootstrapRestarts?: number;
@@ -137,6 +141,7 @@ async function sweepInProcesses(
   dir: string,
   workers: number,
   log: (line: string) => void,
+  allowOtherSpec: boolean,
 ): Promise<void> {
   const script = new URL("../cli/sweep.ts", import.meta.url).pathname;
   const runs = expandSpec(spec);
@@ -154,12 +159,23 @@ async function sweepInProcesses(
   const t0 = performance.now();
   const children = Array.from({ length: workers }, (_, w) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...source, "--out", dir, "--shard", `${w}/${workers}`],
+      args: [
+        "run",
+        "-A",
+        script,
+        ...source,
+        "--out",
+        dir,
+        "--shard",
+        `${w}/${workers}`,
+        ...(allowOtherSpec ? ["--allow-other-spec"] : []),
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "piped",
     }).spawn());
-  // Forward the workers' per-run lines (done / DIVERGED / FAILED), not their step progress.
+  // Forward the workers' per-run lines (done / DIVERGED / FAILED / damaged results) and fatal
+  // errors ("sweep: ..."), not their step progress.
   const forward = children.map(async (c, w) => {
     const reader = c.stderr.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
@@ -172,7 +188,9 @@ async function sweepInProcesses(
       for (const l of lines) {
         // deno-lint-ignore no-control-regex
         const s = l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").trim(); // strip terminal escapes
-        if (/\[sweep\] (done|DIVERGED|FAILED|failed)/.test(s)) log(`  worker ${w}: ${s}`);
+        if (/\[sweep\] (done|DIVERGED|FAILED|failed|.* is damaged)|^sweep: /.test(s)) {
+          log(`  worker ${w}: ${s}`);
+        }
       }
     }
   });
@@ -250,7 +268,14 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     bootstrapRestarts: opts.bootstrapRestarts ?? 20,
     seed: opts.seed ?? 0,
   };
-  // Fail before hours of work, not after: Chromium and the release must be there.
+  // Fail before hours of work, not after: the sweep folder must not belong to another spec (the
+  // report would pool both), Chromium and the release must be there.
+  const folderOpts: FolderSpecOptions = {
+    allowOtherSpec: opts.allowOtherSpec,
+    folderFlag: "--sweep-dir DIR, or a new --out DIR",
+    log,
+  };
+  if (!opts.skipSweep) await checkSweepFolder(sweepDir, spec, folderOpts);
   findChromium();
   const curves = await resolveCurvesPath({ path: opts.curves });
   if (opts.skipSweep) {
@@ -291,10 +316,11 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     );
     const t0 = performance.now();
     if (workers > 1) {
-      await sweepInProcesses(spec, source, sweepDir, workers, log);
+      await sweepInProcesses(spec, source, sweepDir, workers, log, opts.allowOtherSpec ?? false);
     } else {
       let last = 0;
       const summary = await runSweep(spec, {
+        ...folderOpts,
         out: sweepDir,
         log: (l) => log(l),
         onProgress: opts.onSweepProgress ?? ((p) => {
@@ -342,7 +368,9 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
       pl.Series("technique_rank", rank),
     ).sort(["technique_rank", "technique", "N", "E"]).drop("technique_rank");
     const Ns = [...new Set(frame.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
-    const input = frameAnalysisInput(frame, `our ${presetName} sweep`);
+    const input = frameAnalysisInput(frame, `our ${presetName} sweep`, {
+      warn: (m) => log(`[reproduce] ${m}`),
+    });
     const status = results.getColumn("status").toArray() as string[];
     const wall = (results.getColumn("wall_s").toArray() as number[]).filter(Number.isFinite);
     const sweep: SweepInfo = {

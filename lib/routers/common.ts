@@ -49,6 +49,24 @@ export function topKRows(scores: ArrayLike<number>, T: number, E: number, k: num
   return out;
 }
 
+/**
+ * Fraction of tokens whose first training choice (sampled, or Sinkhorn-balanced) is also the
+ * evaluation choice, the top-1 of p [T, E]. Low agreement means experts are evaluated on tokens
+ * they were not trained on.
+ */
+export function agreementWithTop1(
+  p: ArrayLike<number>,
+  T: number,
+  E: number,
+  expertIndex: Int32Array,
+  k = 1,
+): number {
+  const top = topKRows(p, T, E, 1);
+  let same = 0;
+  for (let t = 0; t < T; t++) if (expertIndex[t * k] === top[t]) same++;
+  return T ? same / T : 1;
+}
+
 /** A constant [T * k, E] 0/1 matrix selecting each choice's expert (for gathers with gradient). */
 export function choiceMask(expertIndex: Int32Array, E: number): tf.Tensor2D {
   const n = expertIndex.length;
@@ -62,6 +80,23 @@ export function pickChosen(probs: tf.Tensor2D, expertIndex: Int32Array, k: numbe
   const [T, E] = probs.shape;
   const mask = tf.reshape(choiceMask(expertIndex, E), [T, k, E]);
   return tf.sum(tf.mul(tf.reshape(probs, [T, 1, E]), mask), 2) as tf.Tensor2D;
+}
+
+export function optChoice<T extends string>(
+  options: Record<string, unknown> | undefined,
+  key: string,
+  choices: readonly T[],
+  dflt: T,
+  router: string,
+): T {
+  const v = options?.[key];
+  if (v === undefined) return dflt;
+  if (typeof v !== "string" || !(choices as readonly string[]).includes(v)) {
+    throw new Error(
+      `${router} option ${key} = ${JSON.stringify(v)}: use one of ${choices.join(", ")}`,
+    );
+  }
+  return v as T;
 }
 
 export function optNumber(

@@ -57,6 +57,13 @@ export interface Router {
   /** Trainable variables (optimised with the model; empty for HASH). */
   readonly variables: tf.Variable[];
   /**
+   * Those of `variables` that only an auxiliary loss trains (no language-model gradient reaches
+   * them, e.g. RL-R's reward baseline): their gradients are clipped as a group of their own.
+   */
+  readonly auxVariables?: tf.Variable[];
+  /** Those of `variables` exempt from weight decay (by default every matrix decays). */
+  readonly noDecay?: tf.Variable[];
+  /**
    * x [T, d]: the (layer-normed) token representations entering the FFN; tokenIds [T]: the input
    * token ids at those positions.
    */

@@ -6,7 +6,16 @@ import { canonicalJson, runIdOf } from "./hash.ts";
 import { tryLock } from "./lock.ts";
 import { type Shard, shardItems } from "./shard.ts";
 import { expandSpec, validateSpec } from "./spec.ts";
-import { checkpointDirOf, cleanTemp, commitRun, isFinished, lockPathOf, runsDir } from "./store.ts";
+import { claimSweepFolder } from "./folder_spec.ts";
+import {
+  checkpointDirOf,
+  cleanTemp,
+  commitRun,
+  lockPathOf,
+  moveAside,
+  runsDir,
+  runState,
+} from "./store.ts";
 import type {
   RunConfig,
   RunOne,
@@ -48,6 +57,10 @@ export interface SweepOptions {
   lockStaleS?: number;
   /** Overrides the spec's checkpointEvery. */
   checkpointEvery?: number;
+  /** Run into a folder that belongs to another spec (see folder_spec.ts); default refuse. */
+  allowOtherSpec?: boolean;
+  /** How the user gives another folder, named when the folder is refused (default "--out DIR"). */
+  folderFlag?: string;
 }
 
 export interface SweepSummary {
@@ -57,6 +70,8 @@ export interface SweepSummary {
   diverged: string[];
   failed: { runId: string; label: string; error: string }[];
   busyElsewhere: string[];
+  /** Runs whose result did not read back: their folder was moved aside and the run retrained. */
+  damaged: string[];
   wallS: number;
 }
 
@@ -106,6 +121,12 @@ export async function runSweep(
   const log = opts.log ?? ((line: string) => console.error(line));
   const runs = shardItems(expandSpec(spec), shard);
   const out = opts.out;
+  // Before anything is written: a folder of another spec is refused untouched.
+  await claimSweepFolder(out, spec, {
+    allowOtherSpec: opts.allowOtherSpec,
+    folderFlag: opts.folderFlag,
+    log,
+  });
   await Deno.mkdir(runsDir(out), { recursive: true });
   await Deno.mkdir(`${out}/locks`, { recursive: true });
   await Deno.mkdir(`${out}/checkpoints`, { recursive: true });
@@ -122,6 +143,7 @@ export async function runSweep(
     diverged: [],
     failed: [],
     busyElsewhere: [],
+    damaged: [],
     wallS: 0,
   };
   const remaining = new Map(runs.map((r) => [r.runId, runCost(r.config)]));
@@ -162,7 +184,8 @@ export async function runSweep(
   );
   progress("start");
   for (const run of runs) {
-    if (isFinished(out, run.runId)) {
+    // Done only when its result reads back: a truncated file would otherwise surface at merge.
+    if (runState(out, run.runId) === "done") {
       await skip(run);
       continue;
     }
@@ -176,9 +199,18 @@ export async function runSweep(
     }
     const lock = got.lock;
     try {
-      if (isFinished(out, run.runId)) {
+      const state = runState(out, run.runId);
+      if (state === "done") {
         await skip(run); // finished by another process between the check and the lock
         continue;
+      }
+      if (state !== "absent") {
+        const aside = await moveAside(out, run.runId);
+        summary.damaged.push(run.runId);
+        log(
+          `[sweep] ${run.label} (${run.runId}): its finished run is damaged: ${state.damaged}; ` +
+            `moved its folder aside to ${aside} and training the run again`,
+        );
       }
       const cost = runCost(run.config);
       const perStep = cost / run.config.steps;
@@ -245,6 +277,9 @@ export async function runSweep(
     `[sweep] ${spec.name} shard ${shard.index}/${shard.count}: ${summary.ran.length} ran, ` +
       `${summary.skipped.length} already done, ${summary.diverged.length} diverged, ` +
       `${summary.failed.length} failed, ${summary.busyElsewhere.length} busy elsewhere, ` +
+      (summary.damaged.length
+        ? `${summary.damaged.length} damaged result(s) moved aside and retrained, `
+        : "") +
       `${summary.wallS.toFixed(1)} s`,
   );
   return summary;

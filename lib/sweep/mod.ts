@@ -30,9 +30,17 @@ export {
   loadSweepResults,
   lockPathOf,
   runDir,
+  runState,
   type RunStatus,
 } from "./store.ts";
 export { doneRuns, fitFrame, type SweepFitData, sweepMainFrame } from "./fit.ts";
+export {
+  checkSweepFolder,
+  claimSweepFolder,
+  type FolderSpecOptions,
+  SPEC_MARKER,
+  specHash,
+} from "./folder_spec.ts";
 export {
   runCost,
   runSweep,

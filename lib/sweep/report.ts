@@ -6,17 +6,9 @@ import pl from "nodejs-polars";
 import type { SweepProgress } from "./engine.ts";
 import { expandSpec, validateSpec } from "./spec.ts";
 import { loadSweepResults } from "./store.ts";
+import { formatDuration } from "../util/duration.ts";
 
-export function formatDuration(s: number | null): string {
-  if (s === null || !Number.isFinite(s)) return "?";
-  s = Math.max(0, Math.round(s));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  return h > 0
-    ? `${h}h${String(m).padStart(2, "0")}m`
-    : m > 0
-    ? `${m}m${String(sec).padStart(2, "0")}s`
-    : `${sec}s`;
-}
+export { formatDuration };
 
 /** "runs 3/24 done (1 skipped, 0 diverged) | S-Base d32L2 E4 step 40/188 | 1m05s, ETA 6m10s" */
 export function formatProgress(p: SweepProgress): string {

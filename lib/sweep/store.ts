@@ -8,6 +8,8 @@
  *   DIR/checkpoints/<run_id>/          checkpoints of an unfinished run (removed once it is done)
  *   DIR/locks/<run_id>.lock            held while a process trains the run
  *   DIR/specs/<name>-<hash>.json       every spec run into DIR (for the merge summary)
+ *   DIR/sweep-spec.json                the spec DIR belongs to (folder_spec.ts)
+ *   DIR/runs/<run_id>.damaged-<time>/  a run folder that did not read back, moved aside on a rerun
  *
  * A run is written into DIR/runs/.tmp-<run_id>-<nonce>/ and then renamed to DIR/runs/<run_id>/ in
  * one rename(2): a reader sees either the whole run or none of it, and a second writer's rename
@@ -24,12 +26,62 @@ export const runDir = (dir: string, runId: string) => `${dir}/runs/${runId}`;
 export const checkpointDirOf = (dir: string, runId: string) => `${dir}/checkpoints/${runId}`;
 export const lockPathOf = (dir: string, runId: string) => `${dir}/locks/${runId}.lock`;
 
+/** A folder under DIR/runs that holds a run (not a temp or a damaged folder moved aside). */
+const isRunFolder = (name: string) => !name.startsWith(".") && !name.includes(".damaged-");
+
 export function isFinished(dir: string, runId: string): boolean {
   try {
     return Deno.statSync(`${runDir(dir, runId)}/result.parquet`).isFile;
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether DIR/runs/<run_id> holds a finished run that reads back: "absent" (no folder), "done"
+ * (a one-row result of this run id, its curve and router metrics readable), or why not.
+ */
+export function runState(dir: string, runId: string): "absent" | "done" | { damaged: string } {
+  const base = runDir(dir, runId);
+  try {
+    Deno.statSync(base);
+  } catch {
+    return "absent";
+  }
+  const read = (file: string): pl.DataFrame | string => {
+    try {
+      return pl.readParquet(`${base}/${file}`);
+    } catch (e) {
+      return `${file} does not read back (${(e as Error).message.split("\n")[0]})`;
+    }
+  };
+  const result = read("result.parquet");
+  if (typeof result === "string") return { damaged: result };
+  const id = result.columns.includes("run_id") && result.height > 0
+    ? result.getColumn("run_id").get(0)
+    : undefined;
+  if (result.height !== 1 || id !== runId) {
+    return {
+      damaged: `result.parquet holds ${result.height} row(s) of run ${id ?? "(none)"}, not ` +
+        `one row of run ${runId}`,
+    };
+  }
+  for (const file of ["curve.parquet", "router.parquet"]) {
+    const df = read(file);
+    if (typeof df === "string") return { damaged: df };
+  }
+  return "done";
+}
+
+/**
+ * Moves a damaged run folder aside to DIR/runs/<run_id>.damaged-<UTC time>, kept as evidence and
+ * out of every summary, so that the run can be trained again. Returns the new path.
+ */
+export async function moveAside(dir: string, runId: string): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "");
+  const to = `${runDir(dir, runId)}.damaged-${stamp}`;
+  await Deno.rename(runDir(dir, runId), to);
+  return to;
 }
 
 /** A backend as a name (train may report a string or an info object with a name). */
@@ -197,7 +249,7 @@ export function finishedRunIds(dir: string): string[] {
   const ids: string[] = [];
   try {
     for (const e of Deno.readDirSync(runsDir(dir))) {
-      if (e.isDirectory && !e.name.startsWith(".") && isFinished(dir, e.name)) ids.push(e.name);
+      if (e.isDirectory && isRunFolder(e.name) && isFinished(dir, e.name)) ids.push(e.name);
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -210,8 +262,8 @@ function readPart(path: string): pl.DataFrame {
     return pl.readParquet(path);
   } catch (e) {
     throw new Error(
-      `Cannot read ${path}: ${(e as Error).message}. The file is damaged; delete its run folder ` +
-        `and rerun the sweep to recompute that run.`,
+      `Cannot read ${path}: ${(e as Error).message}. The file is damaged; rerun the sweep into ` +
+        `this folder: it moves the damaged run folder aside and trains that run again.`,
     );
   }
 }

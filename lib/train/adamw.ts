@@ -120,19 +120,21 @@ export class AdamW {
 
   /**
    * One update. grads: keyed by variable.name (tf.variableGrads' map), each scaled by `gradScale`
-   * (gradient clipping) before use. Disposes nothing it does not own.
+   * (gradient clipping) before use, or by `auxScale` for auxiliary-only variables
+   * (NamedVariable.auxiliary). Disposes nothing it does not own.
    *
    * On host backends the weights are written in place when OpenBLAS runs the matMuls; with XNNPACK
    * they go into a new heap tensor, because tfjs-wasm caches packed matMul weights by tensor id and
    * an in-place write would leave a stale packed copy. OpenBLAS keeps no such cache.
    */
-  apply(grads: Record<string, tf.Tensor>, lr: number, gradScale = 1): void {
+  apply(grads: Record<string, tf.Tensor>, lr: number, mainScale = 1, auxScale = mainScale): void {
     this.t++;
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.o;
     const c1 = 1 / (1 - Math.pow(b1, this.t)), c2 = 1 / (1 - Math.pow(b2, this.t));
     const inPlace = blasActive();
-    this.vars.forEach(({ variable: p, decay }, i) => {
+    this.vars.forEach(({ variable: p, decay, auxiliary }, i) => {
       const raw = grads[p.name];
+      const gradScale = auxiliary ? auxScale : mainScale;
       const wd = decay ? weightDecay : 0;
       if (this.mode === "device") {
         tf.tidy(() => {

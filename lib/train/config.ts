@@ -10,9 +10,10 @@ export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
  * behaviour, the tokenizer): sweeps key runs by a hash of the config AND this version, so results
  * made by older code are retrained instead of silently reused. 2: S-BASE Sinkhorn temperature 0.1.
  * 3: host-backend cross-entropy from one softmax kernel, GELU backward fused in JS, OpenBLAS
- * matMuls (last-bit differences on wasm and cpu).
+ * matMuls (last-bit differences on wasm and cpu). 4: S-BASE temperature 1; RL-R's new defaults
+ * (lib/routers/rlr.ts), its baseline on batch-centred rewards and clipped on its own.
  */
-export const TRAINING_CODE_VERSION = 3;
+export const TRAINING_CODE_VERSION = 4;
 
 export interface TrainConfig {
   /** "dense" | "sbase" | "hash" | "rlr", or a RouterFactory of your own. */
@@ -97,10 +98,11 @@ export const DEFAULT_CONFIG: TrainConfig = {
 /** Bytes the wasm backend's heap can hold (4 GiB), with headroom. */
 export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 /**
- * wasm-heap bytes per parameter in training: weights, gradients, per-expert temporaries and
- * allocator slack (AdamW's moments live in JS memory, outside the heap). Measured 41 B/param for
- * the whole heap, activations included, at d_model 256, 4 blocks, E = 64 (70M parameters: 2.76
- * GiB); tfjs's own Adam needed ~75.
+ * wasm-heap bytes per parameter in training: weights, gradients, AdamW's two moments (in the heap
+ * since the SIMD update, lib/backend/adamw_simd.ts), temporaries and allocator slack. Measured for
+ * the whole heap, activations included, at d_model 256, 4 blocks, E = 64 (70M parameters) after 3
+ * steps: 24 B/param with OpenBLAS (1.57 GiB), 31 with XNNPACK (2.01 GiB); 41 before the OpenBLAS
+ * work with the moments outside the heap; tfjs's own Adam needed ~75. 40 keeps headroom.
  */
 export const BYTES_PER_PARAM = 40;
 
@@ -198,17 +200,49 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   return c;
 }
 
-/** Throws when the model will not fit the wasm/cpu memory (the wasm heap caps at 4 GiB). */
-export function checkMemory(c: TrainConfig, routedBlocks: number, backend: string): void {
+/**
+ * Share of the machine's memory the cpu backend may plan to fill. It keeps every tensor as a JS
+ * typed array (ArrayBuffers outside V8's heap cap, not a wasm heap), so its limit is the RAM;
+ * the rest is left to the OS, the corpus, V8's own heap and other processes.
+ */
+export const CPU_MEMORY_SHARE = 0.5;
+/** AdamW's two float32 moments: on the cpu backend they share JS memory with the tensors. */
+const ADAMW_BYTES_PER_PARAM = 8;
+
+const gib = (bytes: number) => (bytes / 1024 ** 3).toFixed(1);
+
+/**
+ * Throws when the model will not fit the backend's memory: the 4 GiB wasm heap, or for the cpu
+ * backend a share of the machine's RAM (`systemMemoryBytes`, default this machine's total).
+ */
+export function checkMemory(
+  c: TrainConfig,
+  routedBlocks: number,
+  backend: string,
+  opts: { systemMemoryBytes?: number } = {},
+): void {
   if (backend !== "wasm" && backend !== "cpu") return;
   const params = heldParameters(c, routedBlocks);
-  const bytes = estimateMemoryBytes(c, params);
-  if (bytes > WASM_HEAP_BYTES * 0.9) {
+  const need = `the model is too large for the ${backend} backend: ${(params / 1e6).toFixed(1)}M ` +
+    `parameters need about`;
+  const fixes = "use fewer experts, a smaller dModel or batch, or the webgpu backend";
+  if (backend === "wasm") {
+    const bytes = estimateMemoryBytes(c, params);
+    if (bytes <= WASM_HEAP_BYTES * 0.9) return;
     fail(
-      `the model is too large for the ${backend} backend: ${(params / 1e6).toFixed(1)}M ` +
-        `parameters need about ${(bytes / 1024 ** 3).toFixed(1)} GiB in training ` +
-        `(~${BYTES_PER_PARAM} bytes a parameter plus activations), over the 4 GiB wasm heap; ` +
-        `use fewer experts, a smaller dModel or batch, or the webgpu backend`,
+      `${need} ${gib(bytes)} GiB in training (~${BYTES_PER_PARAM} bytes a parameter plus ` +
+        `activations), over the 4 GiB wasm heap; ${fixes}`,
     );
   }
+  const bytes = estimateMemoryBytes(c, params) + params * ADAMW_BYTES_PER_PARAM;
+  const total = opts.systemMemoryBytes ?? Deno.systemMemoryInfo().total;
+  const budget = total * CPU_MEMORY_SHARE;
+  if (bytes <= budget) return;
+  fail(
+    `${need} ${gib(bytes)} GiB in training (~${BYTES_PER_PARAM + ADAMW_BYTES_PER_PARAM} bytes ` +
+      `a parameter with AdamW's moments, plus activations), over the cpu backend's budget of ` +
+      `${gib(budget)} GiB: it keeps its tensors in JS memory, so its limit is this machine's ` +
+      `RAM (${gib(total)} GiB), of which training may plan to use ${CPU_MEMORY_SHARE * 100}%; ` +
+      fixes,
+  );
 }

@@ -1,8 +1,10 @@
 /** Training: train() (AdamW, warmup + cosine, clipping, evaluation, checkpoints, router metrics). */
 export {
+  divergenceReason,
   evaluate,
   evaluateAsync,
   type RouterLayerMetrics,
+  type StepResult,
   subSeed,
   train,
   type TrainData,
@@ -16,6 +18,7 @@ export {
   type BackendName,
   BYTES_PER_PARAM,
   checkMemory,
+  CPU_MEMORY_SHARE,
   DEFAULT_CONFIG,
   estimateMemoryBytes,
   heldParameters,

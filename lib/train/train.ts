@@ -41,6 +41,13 @@ export interface RouterLayerMetrics {
   entropy?: number;
   /** Mean Sinkhorn iterations (S-BASE). */
   sinkhornIterations?: number;
+  /**
+   * Mean fraction of tokens whose training choice equals the evaluation (greedy top-1) choice
+   * (S-BASE: balanced vs plain top-1; RL-R: sampled vs most likely).
+   */
+  agreement?: number;
+  /** Mean over steps of the busiest expert's share times E (1 = perfectly balanced). */
+  maxLoad: number;
   capacity: number;
   /** Training steps averaged. */
   steps: number;
@@ -60,7 +67,10 @@ export interface TrainResult {
   router: string;
   experts: number;
   steps: number;
+  /** The run diverged (see divergenceReason): not a data point. */
   diverged: boolean;
+  /** Why it counts as diverged, when it does. */
+  diverged_reason?: string;
   curve: { step: number; train_loss: number; val_loss?: number; lr: number }[];
   /** Per routed layer, averaged over the training steps since the last evaluation. */
   router_metrics: RouterLayerMetrics[];
@@ -139,11 +149,10 @@ export function subSeed(seed: number, stream: number): number {
 class MetricWindow {
   private sums: {
     load: number[];
+    maxLoad: number;
     dropped: number;
-    entropy: number;
-    nEnt: number;
-    iters: number;
-    nIt: number;
+    /** Sum and count of each numeric router metric (entropy, agreement, ...). */
+    metrics: Map<string, { sum: number; n: number }>;
     n: number;
     block: number;
     capacity: number;
@@ -152,22 +161,26 @@ class MetricWindow {
     r.forEach((l, i) => {
       const s = this.sums[i] ??= {
         load: l.load.map(() => 0),
+        maxLoad: 0,
         dropped: 0,
-        entropy: 0,
-        nEnt: 0,
-        iters: 0,
-        nIt: 0,
+        metrics: new Map(),
         n: 0,
         block: l.block,
         capacity: l.capacity,
       };
       l.load.forEach((x, e) => s.load[e] += x);
+      s.maxLoad += Math.max(...l.load) * l.load.length;
       s.dropped += l.dropped;
       s.n++;
       s.capacity = l.capacity;
-      if (l.metrics.entropy !== undefined) s.entropy += l.metrics.entropy, s.nEnt++;
-      if (l.metrics.sinkhornIterations !== undefined && l.metrics.sinkhornIterations > 0) {
-        s.iters += l.metrics.sinkhornIterations, s.nIt++;
+      for (const [key, v] of Object.entries(l.metrics)) {
+        // Sinkhorn iterations are 0 at evaluation: average the training passes only.
+        if (v === undefined || !Number.isFinite(v) || (key === "sinkhornIterations" && v <= 0)) {
+          continue;
+        }
+        const m = s.metrics.get(key) ?? { sum: 0, n: 0 };
+        m.sum += v, m.n++;
+        s.metrics.set(key, m);
       }
     });
   }
@@ -176,9 +189,9 @@ class MetricWindow {
       layer: i,
       block: s.block,
       load: s.load.map((x) => x / s.n),
+      maxLoad: s.maxLoad / s.n,
       dropped: s.dropped / s.n,
-      ...(s.nEnt ? { entropy: s.entropy / s.nEnt } : {}),
-      ...(s.nIt ? { sinkhornIterations: s.iters / s.nIt } : {}),
+      ...Object.fromEntries([...s.metrics].map(([k, m]) => [k, m.sum / m.n])),
       capacity: s.capacity,
       steps: s.n,
     }));
@@ -192,9 +205,33 @@ class MetricWindow {
 }
 
 /**
- * One optimisation step on one batch: forward, backward, global-norm clipping, AdamW. Returns the
- * LM loss (NaN/Infinity when the step diverged: then nothing is updated) and the routing.
+ * Why a run counts as diverged, or undefined. More than a NaN: a loss that is not finite, a
+ * validation loss more than 1 nat above ln(V), a uniform guess (`--lr 10` ended at 15.1 nats with
+ * V = 2048; the margin spares a sane model scored on text it cannot predict, e.g. random tokens,
+ * which sits just above ln V), or a final training loss more than 1 nat above the first step's.
  */
+export function divergenceReason(
+  curve: { step: number; train_loss: number }[],
+  valLoss: number,
+  vocabSize: number,
+): string | undefined {
+  const last = curve.at(-1)?.train_loss, first = curve[0]?.train_loss;
+  if (last !== undefined && !Number.isFinite(last)) {
+    return `training loss ${last} at step ${curve.at(-1)!.step}`;
+  }
+  if (!Number.isFinite(valLoss)) return `validation loss ${valLoss}`;
+  const uniform = Math.log(vocabSize);
+  if (valLoss > uniform + 1) {
+    return `validation loss ${valLoss.toFixed(3)} more than 1 nat above ln(V) = ` +
+      `${uniform.toFixed(3)} (a uniform guess)`;
+  }
+  if (first !== undefined && last !== undefined && curve.length > 1 && last > first + 1) {
+    return `final training loss ${last.toFixed(3)} more than 1 nat above the first step's ` +
+      `${first.toFixed(3)}`;
+  }
+  return undefined;
+}
+
 /**
  * The squared global gradient norm: OpenBLAS's sdot over heap views where it runs (one pass, 2
  * threads: 56 -> ~10 ms over 70M parameters), else one tfjs reduction.
@@ -208,14 +245,46 @@ function gradNormSquared(grads: tf.Tensor[]): number {
   return tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))).dataSync()[0]);
 }
 
+/**
+ * Gradient-norm clipping in two groups: the model (everything the language-model loss trains,
+ * routers included) and the auxiliary-only variables (those a router lists in `auxVariables`,
+ * e.g. RL-R's baseline head). Each group is clipped to `gradClip` by its own norm, so a large
+ * auxiliary gradient (a baseline regressing rewards of ~6 nats) never scales the model's update
+ * down. Returns the two scales and norms, or null when a norm is not finite.
+ */
+function clipScales(
+  grads: Record<string, tf.Tensor>,
+  aux: Set<string>,
+  gradClip: number,
+): { scale: number; auxScale: number; norm: number; auxNorm: number } | null {
+  const main: tf.Tensor[] = [], side: tf.Tensor[] = [];
+  for (const [name, g] of Object.entries(grads)) (aux.has(name) ? side : main).push(g);
+  const norm = Math.sqrt(gradNormSquared(main));
+  const auxNorm = side.length ? Math.sqrt(gradNormSquared(side)) : 0;
+  if (!Number.isFinite(norm) || !Number.isFinite(auxNorm)) return null;
+  const scaleOf = (n: number) => (gradClip > 0 && n > gradClip ? gradClip / n : 1);
+  return { scale: scaleOf(norm), auxScale: scaleOf(auxNorm), norm, auxNorm };
+}
+
+/** Names of a model's auxiliary-only variables (clipped as their own group). */
+function auxNames(model: TransformerLM): Set<string> {
+  return new Set(model.namedVariables().filter((n) => n.auxiliary).map((n) => n.variable.name));
+}
+
+/**
+ * One optimisation step on one batch: forward, backward, gradient-norm clipping (model and
+ * auxiliary-only variables apart, see clipScales), AdamW. Returns the LM loss (NaN/Infinity when
+ * the step diverged: then nothing is updated), the routing and the gradient norms.
+ */
 export function trainStep(
   model: TransformerLM,
   opt: AdamW,
   batch: Int32Array,
   o: { lr: number; gradClip: number; rng: Rng; varList?: tf.Variable[] },
-): { loss: number; routing: LayerRouting[] } {
+): StepResult {
   const varList = o.varList ?? model.namedVariables().map((n) => n.variable);
   let routing: LayerRouting[] = [];
+  let norms = { norm: NaN, auxNorm: NaN };
   const loss = tf.tidy(() => {
     let lmLoss: tf.Scalar | null = null;
     const { grads } = tf.variableGrads(() => {
@@ -228,16 +297,22 @@ export function trainStep(
     const l = kept.dataSync()[0];
     kept.dispose();
     if (!Number.isFinite(l)) return l;
-    let scale = 1;
-    if (o.gradClip > 0) {
-      const norm = Math.sqrt(gradNormSquared(Object.values(grads)));
-      if (!Number.isFinite(norm)) return NaN;
-      if (norm > o.gradClip) scale = o.gradClip / norm;
-    }
-    opt.apply(grads, o.lr, scale);
+    const c = clipScales(grads, auxNames(model), o.gradClip);
+    if (!c) return NaN;
+    norms = c;
+    opt.apply(grads, o.lr, c.scale, c.auxScale);
     return l;
   });
-  return { loss, routing };
+  return { loss, routing, gradNorm: norms.norm, auxGradNorm: norms.auxNorm };
+}
+
+export interface StepResult {
+  loss: number;
+  routing: LayerRouting[];
+  /** Global gradient norm of the model (before clipping). */
+  gradNorm: number;
+  /** Gradient norm of the auxiliary-only variables (0 when there are none). */
+  auxGradNorm: number;
 }
 
 /**
@@ -253,8 +328,9 @@ export async function trainStepAsync(
   opt: AdamW,
   batch: Int32Array,
   o: { lr: number; gradClip: number; rng: Rng; varList?: tf.Variable[] },
-): Promise<{ loss: number; routing: LayerRouting[] }> {
+): Promise<StepResult> {
   if (isHostBackend()) return trainStep(model, opt, batch, o);
+  const aux = auxNames(model);
   const varList = o.varList ?? model.namedVariables().map((n) => n.variable);
   const rngState = o.rng.getState();
   const { reads } = await model.forwardAsync(batch, {
@@ -274,22 +350,28 @@ export async function trainStepAsync(
     }, varList);
     // Summed pairwise: tfjs-webgpu 4.22's AddN of many inputs exceeds the adapter's storage
     // buffers per shader, and the failed pipeline turns the whole submission's results to 0.
-    const sq = Object.values(grads).map((g) => tf.sum(tf.square(g)))
-      .reduce((a, b) => tf.add(a, b)) as tf.Scalar;
-    const stats = [lmLoss as unknown as tf.Scalar, sq]; // the loss and the squared gradient norm
+    const sumSq = (gs: tf.Tensor[]) =>
+      gs.length
+        ? gs.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b)) as tf.Scalar
+        : tf.scalar(0);
+    const named = Object.entries(grads);
+    // the loss and the squared gradient norms of the model and of the auxiliary-only variables
+    const stats = [
+      lmLoss as unknown as tf.Scalar,
+      sumSq(named.filter(([n]) => !aux.has(n)).map(([, g]) => g)),
+      sumSq(named.filter(([n]) => aux.has(n)).map(([, g]) => g)),
+    ];
     return { grads, stats };
   });
   try {
-    const [[l], [sq]] = await Promise.all(stats.map((t) => t.data()));
-    if (!Number.isFinite(l)) return { loss: l, routing };
-    let scale = 1;
-    if (o.gradClip > 0) {
-      const norm = Math.sqrt(sq);
-      if (!Number.isFinite(norm)) return { loss: NaN, routing };
-      if (norm > o.gradClip) scale = o.gradClip / norm;
-    }
-    opt.apply(grads, o.lr, scale);
-    return { loss: l, routing };
+    const [[l], [sq], [auxSq]] = await Promise.all(stats.map((t) => t.data()));
+    const failed = { routing, gradNorm: NaN, auxGradNorm: NaN };
+    if (!Number.isFinite(l)) return { loss: l, ...failed };
+    const norm = Math.sqrt(sq), auxNorm = Math.sqrt(auxSq);
+    if (!Number.isFinite(norm) || !Number.isFinite(auxNorm)) return { loss: NaN, ...failed };
+    const scaleOf = (n: number) => (o.gradClip > 0 && n > o.gradClip ? o.gradClip / n : 1);
+    opt.apply(grads, o.lr, scaleOf(norm), scaleOf(auxNorm));
+    return { loss: l, routing, gradNorm: norm, auxGradNorm: auxNorm };
   } finally {
     tf.dispose(stats);
     tf.dispose(Object.values(grads));
@@ -546,6 +628,7 @@ export async function train(
   }
   if (window.size > 0) lastRouterMetrics = window.summary();
   if (!diverged && Number.isNaN(valLoss)) await runEval();
+  const divergedReason = divergenceReason(curve, valLoss, config.vocabSize);
   const counts = model.counts();
   const result: TrainResult = {
     val_loss: valLoss,
@@ -560,7 +643,8 @@ export async function train(
     router: name,
     experts: config.experts,
     steps: step,
-    diverged,
+    diverged: divergedReason !== undefined,
+    ...(divergedReason ? { diverged_reason: divergedReason } : {}),
     curve,
     router_metrics: lastRouterMetrics,
     val_loss_by_source: valBySource,
