@@ -27,7 +27,7 @@
  * comment with --router rlr; dense: 4.454 / 4.443 / 4.471 / 4.494 for seeds 1-4):
  * - The earlier defaults (init std 0.02, decay, entropy 0.01, gradient into x) left the policy
  *   uniform: entropy 2.70-2.73 nats of at most ln 16 = 2.77, the sampled choice the greedy one for
- *   10-12% of tokens: random routing, 4.496 / 4.802 / 4.660 (seeds 1-3; 4.803 with the old shared
+ *   10-12% of tokens: random routing, 4.496 / 4.802 / 4.660 / 4.818 (seeds 1-4; 4.803 with the old shared
  *   clip). Entropy 0, no decay, a larger policy weight or no gradient into x alone did not move it.
  * - A router that starts decisive (init std 0.5: routing is at first a fixed function of x, so
  *   experts can specialise), without decay or entropy bonus pulling it back, with REINFORCE kept
