@@ -3,6 +3,7 @@
  * half of its blocks routed (R = 0.5, top-1, the router's default capacity factor), AdamW with the
  * training defaults, and uniform random token batches (throughput does not depend on the text).
  */
+import type { BackendInfo } from "../lib/backend/mod.ts";
 import { TransformerLM } from "../lib/model/mod.ts";
 import { resolveRouter } from "../lib/routers/mod.ts";
 import { AdamW } from "../lib/train/mod.ts";
@@ -48,4 +49,11 @@ export function benchModel(s: BenchShape, dataSeed = 2): {
   const data = new Rng(dataSeed);
   const n = s.batchSize * (s.seqLen + 1);
   return { model, opt, batch: () => Int32Array.from({ length: n }, () => data.int(s.vocabSize)) };
+}
+
+/** The wasm backend's matMul path, for the benchmarks' headers: "OpenBLAS (Haswell, 2 thread(s))". */
+export function matMulPath(info: BackendInfo): string {
+  return info.blas?.name === "openblas"
+    ? `OpenBLAS (${info.blas.core}, ${info.blas.threads} thread(s))`
+    : `XNNPACK (${info.threads ?? 1} thread(s))`;
 }

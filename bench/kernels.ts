@@ -17,6 +17,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { type BlasChoice, initBackend } from "../lib/backend/mod.ts";
 import { freshWeightRoute, hostTranspose2d, transBRoute, transpose2d } from "../lib/model/mod.ts";
+import { matMulPath } from "./_setup.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -42,13 +43,7 @@ function time(f: () => tf.Tensor | void, n = 20): number {
   return ms[ms.length >> 1];
 }
 
-console.log(
-  `tfjs wasm, matMuls on ${
-    info.blas?.name === "openblas"
-      ? `OpenBLAS (${info.blas.core}, ${info.blas.threads} thread(s))`
-      : `XNNPACK (${info.threads} thread(s))`
-  }`,
-);
+console.log(`tfjs wasm, matMuls on ${matMulPath(info)}`);
 if (info.blas?.name === "openblas") {
   console.log("matMul with transposes (backward pass)  ms       GFLOP/s");
   for (

@@ -12,7 +12,7 @@ import { type BlasChoice, initBackend } from "../lib/backend/mod.ts";
 import { startOpProfile, stopOpProfile } from "../lib/model/mod.ts";
 import { DEFAULT_CONFIG, trainStep } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
-import { benchModel } from "./_setup.ts";
+import { benchModel, matMulPath } from "./_setup.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -67,11 +67,11 @@ for (let i = 0; i < steps; i++) {
 const faults = (minorFaults() - f0) / steps;
 times.sort((a, b) => a - b);
 console.log(
-  `${router} E=${E} d_model ${d}, ${threads} thread(s), matMul ${
-    info.blas?.name === "openblas" ? `OpenBLAS (${info.blas.core})` : "XNNPACK"
-  }, ${B} x ${S} tokens: step min ${times[0].toFixed(0)} ms, median ${
-    times[times.length >> 1].toFixed(0)
-  } ms; ${faults.toFixed(0)} minor page faults/step`,
+  `${router} E=${E} d_model ${d}, matMuls on ${matMulPath(info)}, ${B} x ${S} tokens: step min ${
+    times[0].toFixed(0)
+  } ms, median ${times[times.length >> 1].toFixed(0)} ms; ${
+    faults.toFixed(0)
+  } minor page faults/step`,
 );
 
 startOpProfile(true);

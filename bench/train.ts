@@ -29,7 +29,7 @@ import {
   trainStep,
 } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
-import { benchModel } from "./_setup.ts";
+import { benchModel, matMulPath } from "./_setup.ts";
 
 interface BenchRow {
   d_model: number;
@@ -59,7 +59,7 @@ interface BenchRow {
   torch_threads: number | null;
   /** PyTorch tokens/s at each thread count tried. */
   torch_by_threads: Record<string, number>;
-  /** The matMul path: "openblas (Haswell)" or "xnnpack". */
+  /** The matMul path: "OpenBLAS (Haswell, 2 thread(s))" or "XNNPACK (2 thread(s))". */
   matmul: string;
   ratio: number | null;
   /** Step time relative to the dense step of the same d_model. */
@@ -201,9 +201,7 @@ async function main(): Promise<void> {
     blas: (values.blas ?? "auto") as BlasChoice,
     quiet: true,
   });
-  const matmul = info.blas?.name === "openblas"
-    ? `openblas (${info.blas.core}, ${info.blas.threads} thread(s))`
-    : `xnnpack (${info.threads ?? 1} thread(s))`;
+  const matmul = matMulPath(info);
   const python = values["no-torch"] ? "" : findPython();
   if (!values.json) {
     console.log(`CPU: ${cpuModel()}, ${navigator.hardwareConcurrency} logical cores`);

@@ -293,8 +293,9 @@ export const layerNorm: (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.T
 
 /**
  * LayerNorm on host backends in JS: one pass per row forward, two backward, against ~9 and ~12
- * tfjs kernels (backward 22 -> 11 ms a d_model 256 step, forward about the same, `bench:profile`). Each row's mean and 1/std stay in JS arrays; the backward recomputes x-hat from a
- * saved copy of x. Statistics in float64.
+ * tfjs kernels (backward 22 -> 11 ms a d_model 256 step, forward about the same,
+ * `deno task bench:profile`). Each row's mean and 1/std stay in JS arrays; the backward recomputes
+ * x-hat from a saved copy of x. Statistics in float64.
  */
 function layerNormHost(
   x: tf.Tensor2D,
@@ -427,8 +428,9 @@ function crossEntropyDevice(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor
 /**
  * Host backends: one softmax kernel; the loss -log p[target] and the gradient p * dy - dy at the
  * target are read and written in JS. This skips the [n, V] one-hot masks, the log-softmax and the
- * backward exp (39 -> 8 ms a d_model 256 step, n 2048, V 2048 on wasm, `deno task bench:profile`). Where p[target]
- * underflows to 0 (a loss beyond ~87 nats) the row's log-sum-exp is computed exactly in JS.
+ * backward exp (39 -> 8 ms a d_model 256 step, n 2048, V 2048 on wasm, `deno task bench:profile`).
+ * Where p[target] underflows to 0 (a loss beyond ~87 nats) the row's log-sum-exp is computed
+ * exactly in JS.
  */
 function crossEntropyHost(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
   const [n, V] = logits.shape;

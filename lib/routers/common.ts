@@ -82,6 +82,16 @@ export function pickChosen(probs: tf.Tensor2D, expertIndex: Int32Array, k: numbe
   return tf.sum(tf.mul(tf.reshape(probs, [T, 1, E]), mask), 2) as tf.Tensor2D;
 }
 
+/** A boolean router option: absent -> `dflt`, else its truthiness. */
+export function optBool(
+  options: Record<string, unknown> | undefined,
+  key: string,
+  dflt: boolean,
+): boolean {
+  const v = options?.[key];
+  return v === undefined ? dflt : Boolean(v);
+}
+
 export function optChoice<T extends string>(
   options: Record<string, unknown> | undefined,
   key: string,

@@ -27,8 +27,8 @@
  * comment with --router rlr; dense: 4.454 / 4.443 / 4.471 / 4.494 for seeds 1-4):
  * - The earlier defaults (init std 0.02, decay, entropy 0.01, gradient into x) left the policy
  *   uniform: entropy 2.70-2.73 nats of at most ln 16 = 2.77, the sampled choice the greedy one for
- *   10-12% of tokens: random routing, 4.496 / 4.802 / 4.660 / 4.818 (seeds 1-4; 4.803 with the old shared
- *   clip). Entropy 0, no decay, a larger policy weight or no gradient into x alone did not move it.
+ *   10-12% of tokens: random routing, 4.496 / 4.802 / 4.660 / 4.818 (seeds 1-4; 4.803 with the
+ *   old shared clip). Entropy 0, no decay, a larger policy weight or no gradient into x alone did not move it.
  * - A router that starts decisive (init std 0.5: routing is at first a fixed function of x, so
  *   experts can specialise), without decay or entropy bonus pulling it back, with REINFORCE kept
  *   off x: entropy falls to 1.8-2.1, agreement 32-44%, 4.436 / 4.504 / 4.479 / 4.551 (mean 4.49,
@@ -43,6 +43,7 @@ import {
   agreementWithTop1,
   choiceMask,
   meanEntropy,
+  optBool,
   optNumber,
   routerMatrix,
   softmaxRows,
@@ -58,10 +59,10 @@ export const rlr: RouterFactory = Object.assign(
     const policyWeight = optNumber(o, "policyWeight", 0.1, "rlr", (v) => v >= 0, ">= 0");
     const entropyWeight = optNumber(o, "entropyWeight", 0, "rlr", (v) => v >= 0, ">= 0");
     const baselineWeight = optNumber(o, "baselineWeight", 0.1, "rlr", (v) => v >= 0, ">= 0");
-    const normalize = o?.normalizeAdvantage === undefined ? true : Boolean(o.normalizeAdvantage);
-    const decay = o?.routerDecay === undefined ? false : Boolean(o.routerDecay);
+    const normalize = optBool(o, "normalizeAdvantage", true);
+    const decay = optBool(o, "routerDecay", false);
     // Whether REINFORCE's gradient also reaches the token representation x (not only W_r).
-    const gradToInput = o?.policyGradToInput === undefined ? false : Boolean(o.policyGradToInput);
+    const gradToInput = optBool(o, "policyGradToInput", false);
     const d = spec.dModel, dh = Math.max(1, Math.round(d / 8));
     const initStd = optNumber(o, "initStd", 0.5, "rlr", (v) => v > 0, "> 0");
     const balanceWeight = optNumber(o, "balanceWeight", 0, "rlr", (v) => v >= 0, ">= 0");

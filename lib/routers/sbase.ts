@@ -31,6 +31,7 @@ import { linear } from "../model/mod.ts";
 import {
   agreementWithTop1,
   meanEntropy,
+  optBool,
   optChoice,
   optNumber,
   pickChosen,
@@ -54,9 +55,7 @@ export const sbase: RouterFactory = Object.assign(
     );
     const temperature = optNumber(spec.options, "temperature", 1, "sbase", (v) => v > 0, "> 0");
     const gate = optChoice(spec.options, "gate", ["softmax", "sigmoid"], "softmax", "sbase");
-    const decay = spec.options?.routerDecay === undefined
-      ? true
-      : Boolean(spec.options.routerDecay);
+    const decay = optBool(spec.options, "routerDecay", true);
     const w = routerMatrix(spec.dModel, spec.experts, spec.seed);
     return {
       name: "sbase",

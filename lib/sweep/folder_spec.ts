@@ -162,12 +162,13 @@ function refusal(dir: string, owner: SpecMarker, mine: SpecMarker, opts: FolderS
 }
 
 function markerOf(spec: SweepSpec): SpecMarker {
+  const json = JSON.parse(canonicalJson(spec, "spec"));
   return {
     name: spec.name,
-    hash: specHash(spec),
+    hash: hashOfJson(json),
     created: new Date().toISOString(),
     host: Deno.hostname(),
-    spec: JSON.parse(canonicalJson(spec, "spec")),
+    spec: json,
   };
 }
 

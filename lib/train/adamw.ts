@@ -72,11 +72,6 @@ export class AdamW {
     }
   }
 
-  /** How the update runs: "simd" (wasm heap), "js" or "device" (see the field's comment). */
-  get updateMode(): "simd" | "js" | "device" {
-    return this.mode;
-  }
-
   /** First and second moments of variable i (copies except in "js" mode). */
   moments(i: number): { m: Float32Array; v: Float32Array } {
     if (this.mode === "js") return { m: this.mHost[i], v: this.vHost[i] };
@@ -149,7 +144,8 @@ export class AdamW {
         });
         return;
       }
-      // [from, to) of w, old, g, m, v in float64 arithmetic (JS mode, and SIMD mode's tail).
+      // Elements from `from` to the end of w, old, g, m, v, in float64 arithmetic (JS mode, and
+      // the last n mod 4 elements in SIMD mode).
       const jsUpdate = (
         w: Float32Array,
         old: Float32Array,

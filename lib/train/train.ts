@@ -259,16 +259,36 @@ function clipScales(
 ): { scale: number; auxScale: number; norm: number; auxNorm: number } | null {
   const main: tf.Tensor[] = [], side: tf.Tensor[] = [];
   for (const [name, g] of Object.entries(grads)) (aux.has(name) ? side : main).push(g);
-  const norm = Math.sqrt(gradNormSquared(main));
-  const auxNorm = side.length ? Math.sqrt(gradNormSquared(side)) : 0;
+  return clipFromNorms(
+    Math.sqrt(gradNormSquared(main)),
+    side.length ? Math.sqrt(gradNormSquared(side)) : 0,
+    gradClip,
+  );
+}
+
+/** The clip scales of the two groups from their norms (null when a norm is not finite). */
+function clipFromNorms(
+  norm: number,
+  auxNorm: number,
+  gradClip: number,
+): { scale: number; auxScale: number; norm: number; auxNorm: number } | null {
   if (!Number.isFinite(norm) || !Number.isFinite(auxNorm)) return null;
   const scaleOf = (n: number) => (gradClip > 0 && n > gradClip ? gradClip / n : 1);
   return { scale: scaleOf(norm), auxScale: scaleOf(auxNorm), norm, auxNorm };
 }
 
-/** Names of a model's auxiliary-only variables (clipped as their own group). */
+const auxNamesOf = new WeakMap<TransformerLM, Set<string>>();
+
+/** Names of a model's auxiliary-only variables (clipped as their own group), once per model. */
 function auxNames(model: TransformerLM): Set<string> {
-  return new Set(model.namedVariables().filter((n) => n.auxiliary).map((n) => n.variable.name));
+  let names = auxNamesOf.get(model);
+  if (!names) {
+    names = new Set(
+      model.namedVariables().filter((n) => n.auxiliary).map((n) => n.variable.name),
+    );
+    auxNamesOf.set(model, names);
+  }
+  return names;
 }
 
 /**
@@ -367,11 +387,10 @@ export async function trainStepAsync(
     const [[l], [sq], [auxSq]] = await Promise.all(stats.map((t) => t.data()));
     const failed = { routing, gradNorm: NaN, auxGradNorm: NaN };
     if (!Number.isFinite(l)) return { loss: l, ...failed };
-    const norm = Math.sqrt(sq), auxNorm = Math.sqrt(auxSq);
-    if (!Number.isFinite(norm) || !Number.isFinite(auxNorm)) return { loss: NaN, ...failed };
-    const scaleOf = (n: number) => (o.gradClip > 0 && n > o.gradClip ? o.gradClip / n : 1);
-    opt.apply(grads, o.lr, scaleOf(norm), scaleOf(auxNorm));
-    return { loss: l, routing, gradNorm: norm, auxGradNorm: auxNorm };
+    const c = clipFromNorms(Math.sqrt(sq), Math.sqrt(auxSq), o.gradClip);
+    if (!c) return { loss: NaN, ...failed };
+    opt.apply(grads, o.lr, c.scale, c.auxScale);
+    return { loss: l, routing, gradNorm: c.norm, auxGradNorm: c.auxNorm };
   } finally {
     tf.dispose(stats);
     tf.dispose(Object.values(grads));
