@@ -36,7 +36,7 @@ export function benchModel(s: BenchShape, dataSeed = 2): {
     experts: s.experts,
     routingFrequency: 0.5,
     k: 1,
-    capacityFactor: factory.defaultCapacityFactor ?? 2,
+    capacityFactor: factory.defaultCapacityFactor,
     router: factory,
     seed: 1,
   });

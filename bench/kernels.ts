@@ -1,11 +1,11 @@
 /**
  * `deno task bench:kernels`: the wasm building-block costs behind the training step's design
- * (lib/model/host.ts, lib/model/ops.ts), each printed as measured:
+ * (lib/nn/host.ts, lib/nn/ops.ts), each printed as measured:
  * - matMul GFLOP/s for this model's shapes, with the right operand cached (a weight used again)
  *   and new (tfjs-wasm packs a new right operand afresh: the cost per element is printed);
  * - the two operand orders of a b^T and of x W with a new weight, at an expert's and a dense
- *   layer's size (lib/model's matMulTransB, matMulFreshWeight);
- * - transposes: tfjs-wasm's kernel against lib/model's JS one;
+ *   layer's size (lib/nn's matMulTransB, matMulFreshWeight);
+ * - transposes: tfjs-wasm's kernel against lib/nn's JS one;
  * - a fresh large JS buffer against a reused one (page faults).
  *
  * - with --blas openblas (or auto where it loads): the same products on OpenBLAS, with the
@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { type BlasChoice, initBackend } from "../lib/backend/mod.ts";
-import { freshWeightRoute, hostTranspose2d, transBRoute, transpose2d } from "../lib/model/mod.ts";
+import { freshWeightRoute, hostTranspose2d, transBRoute, transpose2d } from "../lib/nn/mod.ts";
 import { matMulPath } from "./_setup.ts";
 
 const { values } = parseArgs({
@@ -80,7 +80,7 @@ for (const [M, K, N] of [[2048, 256, 1024], [2048, 1024, 256], [256, 2048, 1024]
   a.dispose(), b.dispose();
 }
 
-// The two orders of lib/model's matMulTransB and matMulFreshWeight at an expert's size (30 tokens)
+// The two orders of lib/nn's matMulTransB and matMulFreshWeight at an expert's size (30 tokens)
 // and at a dense layer's (2048), with the weight new each call as it is every step.
 console.log("a b^T, b a new weight        b transposed    a transposed (matMulTransB picks)");
 for (const [n, k, m] of [[30, 256, 1024], [30, 1024, 256], [2048, 256, 1024]]) {
@@ -109,7 +109,7 @@ for (const [n, k, m] of [[30, 256, 1024], [30, 1024, 256], [2048, 256, 1024]]) {
   a.dispose(), b.dispose(), w.dispose();
 }
 
-console.log("transpose [r,c]             tfjs kernel     JS (lib/model)");
+console.log("transpose [r,c]             tfjs kernel     JS (lib/nn)");
 for (const [r, c] of [[2048, 1024], [2048, 256], [256, 2048]]) {
   const x = tf.randomNormal([r, c]) as tf.Tensor2D;
   const kernel = time(() => tf.transpose(x));

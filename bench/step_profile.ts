@@ -2,14 +2,14 @@
  * `deno task bench:profile`: where one wasm training step's time goes, for one configuration.
  * Prints the step time (min and median of --steps), minor page faults per step (Linux), the time
  * of all matMul kernels against every other kernel (tf.profile), the costliest kernels, and the
- * wall time of each custom op's forward and backward (lib/model's op profile).
+ * wall time of each custom op's forward and backward (lib/nn's op profile).
  *
  *   deno task bench:profile [--router dense] [--experts 1] [--d 256] [--threads 2] [--steps 5]
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { type BlasChoice, initBackend } from "../lib/backend/mod.ts";
-import { startOpProfile, stopOpProfile } from "../lib/model/mod.ts";
+import { startOpProfile, stopOpProfile } from "../lib/nn/mod.ts";
 import { DEFAULT_CONFIG, trainStep } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
 import { benchModel, matMulPath } from "./_setup.ts";

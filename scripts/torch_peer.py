@@ -8,7 +8,7 @@ The same model as lib/model (TypeScript/tfjs):
                                       routed (a fraction R of blocks): E such FFNs, top-1
   -> final LayerNorm -> unembedding W_out [d, V], NOT tied to the input embedding.
 Routed blocks: block i is routed when floor((i + 1) R) > floor(i R) (lib/counting's routedBlocks).
-GELU is the sigmoid form x * sigmoid(1.702 x), as in lib/model/ops.ts.
+GELU is the sigmoid form x * sigmoid(1.702 x), as in lib/nn/ops.ts.
 Dispatch: per-expert gather / scatter (index_add_), capacity C = ceil(cf * k * T / E) slots filled
 in token order; choices over capacity are dropped (the token passes through the residual).
 Routers (--router): sbase  linear router, Sinkhorn-balanced scores (no grad, to a tolerance with

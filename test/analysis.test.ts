@@ -11,6 +11,8 @@ import {
   type AnalysisInput,
   analysisJson,
   type BootstrapProgress,
+  compareTechniques,
+  computeLawData,
   frameAnalysisInput,
   MAX_BOOTSTRAP,
   paperComparison,
@@ -19,7 +21,6 @@ import {
 } from "../lib/analysis/mod.ts";
 import { bootstrapReporter } from "../lib/cli/fit.ts";
 import { finalSteps, loadRelease, mainSweep } from "../lib/release/mod.ts";
-import { computeLawData } from "../lib/figures/mod.ts";
 import { eq1Law, TABLE3 } from "../lib/laws/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
@@ -116,6 +117,16 @@ describe("analysis of the authors' release", () => {
       expect(r.heldOut!.eq1.nTest).toBeGreaterThan(5);
       expect(r.heldOut!.eq1.mean_abs_rel_error).toBeLessThan(0.05);
     }
+  });
+
+  it("compareTechniques on the main sweep gives paperComparison's Eq. (1) rows", () => {
+    const rows = compareTechniques(mainSweep(df), {
+      restarts: 200,
+      resamples: 50,
+      bootRestarts: 10,
+      seed: 1,
+    });
+    expect(rows).toEqual(paperComparison(a).filter((r) => r.technique !== "Dense"));
   });
 
   it("the compute-law figure and the analysis fit the (F, Bhat) law on the same runs", () => {

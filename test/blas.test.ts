@@ -1,5 +1,5 @@
 /**
- * OpenBLAS beneath tfjs-wasm (lib/backend/blas.ts, openblas.ts): its sgemm against a float64
+ * OpenBLAS beneath tfjs-wasm (lib/backend/blas.ts, lib/openblas): its sgemm against a float64
  * reference, its kernels against XNNPACK's on every matMul shape the model uses (forward and
  * backward, transposed operands, batched attention products, an expert with no tokens), a heap
  * that grows under a product, the BLAS attention and the host cross-entropy and GELU against the
@@ -17,14 +17,11 @@ import { restoreXnnpackKernels, useBlas } from "../lib/backend/blas.ts";
 import {
   attentionBlas,
   attentionReference,
-  crossEntropy,
   dispatch,
   expertCapacity,
-  gelu,
-  layerNorm,
   routedFfn,
-  setHostPathOverride,
 } from "../lib/model/mod.ts";
+import { crossEntropy, gelu, layerNorm, setHostPathOverride } from "../lib/nn/mod.ts";
 import { train, type TrainConfig } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
 

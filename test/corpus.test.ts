@@ -164,7 +164,7 @@ describe("byte-level BPE", () => {
       }
       bytesPerToken.push(bytes / tokens);
     }
-    // STACK.md: about 2.8 / 3.4 / 3.9 bytes per token.
+    // docs/stack.md: about 2.8 / 3.4 / 3.9 bytes per token.
     expect(bytesPerToken[0]).toBeGreaterThan(2.3);
     expect(bytesPerToken[0]).toBeLessThan(3.3);
     expect(bytesPerToken[1]).toBeGreaterThan(2.8);

@@ -12,7 +12,8 @@ import {
 } from "../lib/export/mod.ts";
 import { figureBundle, PLOTLY_MIME } from "../lib/display/mod.ts";
 import { loadRelease, mainSweep } from "../lib/release/mod.ts";
-import { fig1a, fitEq1PerTechnique, paramsOf } from "../lib/figures/mod.ts";
+import { fig1a } from "../lib/figures/mod.ts";
+import { fitEq1PerTechnique, paramsOf } from "../lib/analysis/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
 /** A plain figure (no release data needed) with a known axis title. */

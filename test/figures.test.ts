@@ -4,25 +4,34 @@ import { loadRelease, mainSweep, routingFrequencySweep, topKSweep } from "../lib
 import { eq1Loss, type Eq1Params, isoLossN, TABLE3 } from "../lib/laws/mod.ts";
 import {
   COLORS,
-  compareTechniques,
   comparisonFigure,
+  expertLoadFigure,
   fig1,
   fig1a,
   fig1b,
   fig1c,
-  fitEq1PerTechnique,
-  type Fits,
   lossVsExperts,
   lossVsExpertsPanels,
   modelSizes,
-  paramsOf,
   RELEASE_FIGURES,
   releaseFigures,
-  residualData,
   residualsFigure,
   routingFrequencyFigure,
+  runCurvesFigure,
+  techniqueColor,
   topKFigure,
 } from "../lib/figures/mod.ts";
+import {
+  analyse,
+  compareTechniques,
+  comparisonTable,
+  fitEq1PerTechnique,
+  type Fits,
+  paperComparison,
+  paramsOf,
+  releaseAnalysisInput,
+  residualData,
+} from "../lib/analysis/mod.ts";
 import type { PlotlyFigure } from "../lib/export/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
@@ -56,14 +65,62 @@ function checkArrays(f: PlotlyFigure) {
   expect(JSON.parse(JSON.stringify(f)).data.length).toBe(f.data.length);
 }
 
+/** The Okabe-Ito colour-blind-safe palette (Okabe & Ito 2008; Wong 2011), as published. */
+const OKABE_ITO = [
+  "#000000",
+  "#E69F00",
+  "#56B4E9",
+  "#009E73",
+  "#F0E442",
+  "#0072B2",
+  "#D55E00",
+  "#CC79A7",
+];
+
+/** HSL hue (degrees) and lightness (0-1) of "#rrggbb". */
+function hsl(hex: string): { h: number; l: number } {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
+  const max = Math.max(r, g, b), min = Math.min(r, g, b), d = max - min;
+  const h = d === 0
+    ? 0
+    : max === r
+    ? 60 * (((g - b) / d + 6) % 6)
+    : max === g
+    ? 60 * ((b - r) / d + 2)
+    : 60 * ((r - g) / d + 4);
+  return { h, l: (max + min) / 2 };
+}
+
 describe("palette", () => {
-  it("is Okabe-Ito: S-BASE blue, RL-R green, HASH orange, dense black", () => {
-    expect(COLORS).toEqual({
-      "S-Base": "#0072B2",
-      "RL-R": "#009E73",
-      "Hash": "#E69F00",
-      "Dense": "#000000",
-    });
+  it("the paper's: distinct colour-blind-safe colours, S-BASE blue, RL-R green, HASH orange, dense black", () => {
+    expect(Object.keys(COLORS).sort()).toEqual(["Dense", "Hash", "RL-R", "S-Base"]);
+    const colours = Object.values(COLORS).map((c) => c.toUpperCase());
+    expect(new Set(colours).size).toBe(colours.length);
+    for (const c of colours) expect(OKABE_ITO).toContain(c);
+    const within = (c: string, lo: number, hi: number) => {
+      const { h, l } = hsl(c);
+      expect(h).toBeGreaterThanOrEqual(lo);
+      expect(h).toBeLessThanOrEqual(hi);
+      expect(l).toBeGreaterThan(0.2);
+    };
+    within(COLORS["S-Base"], 190, 250); // blue
+    within(COLORS["RL-R"], 120, 180); // green
+    within(COLORS["Hash"], 20, 50); // orange
+    expect(hsl(COLORS.Dense).l).toBe(0); // black
+  });
+
+  it("routers of our own get the other Okabe-Ito colours, the same one every time", () => {
+    for (const t of Object.keys(COLORS)) expect(techniqueColor(t)).toBe(COLORS[t]);
+    const used = Object.values(COLORS).map((c) => c.toUpperCase());
+    const seen = new Set<string>();
+    for (const name of ["Switch", "Top-2", "Expert Choice", "BASE", "x", "My router"]) {
+      const c = techniqueColor(name).toUpperCase();
+      expect(OKABE_ITO).toContain(c);
+      expect(used).not.toContain(c);
+      expect(techniqueColor(name).toUpperCase()).toBe(c);
+      seen.add(c);
+    }
+    expect(seen.size).toBeGreaterThan(1); // names spread over the spare colours
   });
 });
 
@@ -268,6 +325,32 @@ describe("other figures", () => {
     });
     expect(t[2].y).toEqual([937e9, 85e9, 83e9]);
     expect((f.layout.yaxis as { type: string }).type).toBe("log");
+    // The Table 3 diamonds: N_cutoff recomputed from the rounded coefficients, E_max, b.
+    expect(t[1].y).toEqual(["S-Base", "RL-R", "Hash"].map((k) => {
+      const p = TABLE3[k as keyof typeof TABLE3];
+      return Math.pow(10, -p.b / p.c);
+    }));
+    expect(t[4].y).toEqual([TABLE3["S-Base"].E_max, TABLE3["RL-R"].E_max, TABLE3.Hash.E_max]);
+    expect(t[6].y).toEqual([TABLE3["S-Base"].b, TABLE3["RL-R"].b, TABLE3.Hash.b]);
+    // The same rows as a table: the paper's value inside or outside our interval.
+    const table = comparisonTable(rows).toRecords() as Record<string, unknown>[];
+    expect(table.length).toBe(3 * 8);
+    const a = table.find((r) => r.technique === "S-Base" && r.quantity === "a")!;
+    expect(a.paper).toBe(TABLE3["S-Base"].a);
+    expect(a.paper_inside).toBe(
+      TABLE3["S-Base"].a >= Number(a.lo) && TABLE3["S-Base"].a <= Number(a.hi),
+    );
+  });
+
+  it("technique comparison of an Analysis: paperComparison's rows, the dense rows left out", () => {
+    const a = analyse(releaseAnalysisInput(df), { restarts: 20, bootstrap: 0, seed: 1 });
+    const t = traces(comparisonFigure(paperComparison(a)));
+    expect(t.length).toBe(3 * 2 + 1);
+    expect(t[0].x).toEqual(["S-BASE", "RL-R", "Hash"]);
+    expect(t[0].y).toEqual(["S-Base", "RL-R", "Hash"].map((k) => a.techniques[k].eq1.N_cutoff));
+    // Without a bootstrap there is no interval to draw.
+    const err = t[0].error_y as { array: number[] };
+    expect(err.array.every((v) => Number.isNaN(v))).toBe(true);
   });
 
   it("routing frequency: S-BASE and Hash at 25M and 370M, three E each, dense baselines", () => {
@@ -294,6 +377,38 @@ describe("other figures", () => {
       expect(tr.x![1]).toBeLessThan(tr.x![2]);
     }
     checkArrays(f);
+  });
+
+  it("trained runs: loss curves per run and expert load, in the techniques' colours", () => {
+    const curve = (l: number) =>
+      [0, 1, 2].map((step) => ({
+        step,
+        train_loss: l - step / 10,
+        ...(step % 2 === 0 ? { val_loss: l - step / 8 } : {}),
+      }));
+    const runs = [
+      { router: "dense", curve: curve(5), router_metrics: [] },
+      { router: "sbase", curve: curve(4.8), router_metrics: [{ load: [0.5, 0.25, 0.25, 0] }] },
+      { router: "top2", curve: curve(4.7), router_metrics: [{ load: [0.25, 0.25, 0.25, 0.25] }] },
+    ];
+    const c = runCurvesFigure(runs);
+    const t = traces(c);
+    expect(t.map((x) => x.name)).toEqual([
+      "Dense LM train",
+      "Dense LM validation",
+      "S-BASE train",
+      "S-BASE validation",
+      "top2 train",
+      "top2 validation",
+    ]);
+    expect((t[2].line as { color: string }).color).toBe(COLORS["S-Base"]);
+    expect(t[1].x).toEqual([0, 2]);
+    checkArrays(c);
+    const load = expertLoadFigure(runs);
+    expect(traces(load).map((x) => x.name)).toEqual(["S-BASE", "top2"]);
+    expect(traces(load)[0].y).toEqual([0.5, 0.25, 0.25, 0]);
+    expect((load.layout.shapes as { y0: number }[]).map((s) => s.y0)).toEqual([0.25]);
+    expect(() => expertLoadFigure(runs.slice(0, 1))).toThrow(/no run has router metrics/);
   });
 
   it("releaseFigures builds every named figure and rejects unknown names", () => {

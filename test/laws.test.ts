@@ -13,6 +13,7 @@ import {
   log10EhatLog2,
   nCutoff,
   optimalE,
+  PAPER_EPC_EXAMPLE,
   type Point,
   powerELaw,
   powerNLaw,
@@ -125,11 +126,18 @@ describe("saturating transform and derived quantities", () => {
     }
     expect(worst).toBeLessThan(1e-12);
   });
-  it("EPC(N, 1) = N and the paper's example (5M, E=128) is tens of millions", () => {
+  it("EPC(N, 1) = N and the paper's example (5M, E=128): 51.8M from Table 3, the paper's ~55M", () => {
     expect(effectiveParameterCount(p, 5e6, 1) / 5e6).toBeCloseTo(1, 12);
     const epc = effectiveParameterCount(p, 5e6, 128);
-    expect(epc).toBeGreaterThan(3e7);
-    expect(epc).toBeLessThan(9e7);
+    // The closed form of docs/paper.md (law 7) in powers, against the code's log-space evaluation.
+    const aOf = (x: number) => p.a + p.c * Math.log10(x);
+    const eh = ehat(128, p.E_start, p.E_max);
+    const closed = Math.pow(5e6, aOf(eh) / aOf(p.E_start)) *
+      Math.pow(eh / p.E_start, p.b / aOf(p.E_start));
+    expect(epc / closed).toBeCloseTo(1, 12);
+    expect(epc / 51_828_431.874).toBeCloseTo(1, 9); // known answer (float64, independently)
+    // The paper's "about 55M" comes from its unrounded coefficients: within 6% of ours.
+    expect(Math.abs(epc / PAPER_EPC_EXAMPLE.Nbar - 1)).toBeLessThan(0.06);
   });
   it("the unified dense line passes through every model at its EPC", () => {
     const line = unifiedDenseLine(p);
@@ -147,8 +155,13 @@ describe("saturating transform and derived quantities", () => {
       expect(Math.abs(slopeB(q, nCutoff(q)))).toBeLessThan(1e-14);
       expect(slopeA(q, 1)).toBeCloseTo(q.a + q.c * Math.log10(q.E_start), 14);
     }
-    // Recomputed from the 3-decimal Table 3 (NOTES.md): 1.0e12, 3.2e10, 2.2e11.
-    expect(nCutoff(TABLE3["S-Base"]) / 1.0e12).toBeCloseTo(1, 0);
+    // Recomputed from the 3-decimal Table 3 (docs/paper.md, law 8): 1.0e12, 3.2e10, 2.2e11, i.e.
+    // 10^(-b/c) = 10^12, 10^10.5 and 10^(34/3) exactly.
+    expect(Math.log10(nCutoff(TABLE3["S-Base"]))).toBeCloseTo(12, 12);
+    expect(Math.log10(nCutoff(TABLE3["RL-R"]))).toBeCloseTo(10.5, 12);
+    expect(Math.log10(nCutoff(TABLE3["Hash"]))).toBeCloseTo(34 / 3, 12);
+    expect(nCutoff(TABLE3["RL-R"]) / 3.16227766e10).toBeCloseTo(1, 8);
+    expect(nCutoff(TABLE3["Hash"]) / 2.15443469e11).toBeCloseTo(1, 8);
   });
   it("iso-loss N round-trips through the law", () => {
     for (const E of [1, 8, 64, 512]) {
@@ -183,7 +196,10 @@ describe("saturating transform and derived quantities", () => {
     expect(F[0]).toBeCloseTo(1e7, 6);
     expect(B[0]).toBeCloseTo(1, 14);
     expect(B[1]).toBeCloseTo(1.3e7 / 1.2e7, 12);
-    expect(B[2]).toBeCloseTo(50 / 1.01 * 3 / 3, 0);
+    // Routed: F_eq = N F / F_dense = 1e7 x 3.01 / 3, B = P / F_eq = 50 x 3 / 3.01 = 49.8339.
+    expect(F[2] / (1e7 * 3.01 / 3)).toBeCloseTo(1, 12);
+    expect(B[2] / (50 * 3 / 3.01)).toBeCloseTo(1, 12);
+    for (let i = 0; i < rows.length; i++) expect(B[i] * F[i] / rows[i].P).toBeCloseTo(1, 12);
     expect(() => utilisationInputs([rows[2]])).toThrow(/no base dense run/);
   });
   it("bad inputs: missing input, start >= max", () => {

@@ -11,6 +11,10 @@ import {
   attentionReference,
   dispatch,
   expertCapacity,
+  routedFfn,
+  TransformerLM,
+} from "../lib/model/mod.ts";
+import {
   freshWeightRoute,
   gelu,
   hostColSum,
@@ -21,12 +25,10 @@ import {
   linear,
   matMulFreshWeight,
   matMulTransB,
-  routedFfn,
   setHostPathOverride,
   transBRoute,
-  TransformerLM,
   weightGrad,
-} from "../lib/model/mod.ts";
+} from "../lib/nn/mod.ts";
 import { resolveRouter } from "../lib/routers/mod.ts";
 import { Rng } from "../lib/util/random.ts";
 

@@ -124,7 +124,7 @@ describe("views", () => {
     expect(col(f, "loss")).toEqual(col(f, "loss_validation"));
   });
 
-  it("mainSweep seed42: the paper's grid minus the missing cells NOTES.md lists", () => {
+  it("mainSweep seed42: the paper's grid minus the missing cells docs/release-data.md lists", () => {
     const m = mainSweep(df);
     const sizes = ["15M", "25M", "55M", "130M", "370M", "1.3B"];
     const Es = [2, 4, 8, 16, 32, 64, 128, 256, 512];
@@ -192,7 +192,7 @@ describe("views", () => {
     expect(() => mainSweep(pl.DataFrame({ a: [1] }))).toThrow(/lacks column/);
   });
 
-  it("routingFrequencySweep: S-Base and Hash, 25M and 370M, E 8/64/256, the NOTES.md R values", () => {
+  it("routingFrequencySweep: S-Base and Hash, 25M and 370M, E 8/64/256, the R values of docs/release-data.md", () => {
     const r = routingFrequencySweep(df);
     expect(r.height).toBe(52);
     expect(new Set(col(r, "technique"))).toEqual(new Set(["S-Base", "Hash"]));

@@ -21,13 +21,14 @@ import { curvesPath } from "./_curves.ts";
 
 const CLI = new URL("../lib/cli/reproduce.ts", import.meta.url).pathname;
 
-/** 3 sizes x (dense + 3 routers x E in {2, 4}) = 21 runs of 24 steps: enough points (9 per
- * technique) for Eq. (1) and a held-out check, about half a minute on 2 cores. */
+/** 3 sizes x (dense + 3 routers x E in {2, 4}), the smallest over two seeds = 28 runs of 24
+ * steps: enough points (9 per technique) for Eq. (1), a held-out check and a measured seed
+ * spread, about half a minute on 2 cores. */
 const SPEC: SweepSpecInput = {
   name: "report-test",
   routers: ["S-Base", "RL-R", "Hash"],
   sizes: [
-    { dModel: 16, layers: 1, heads: 2 },
+    { dModel: 16, layers: 1, heads: 2, seeds: [0, 1] },
     { dModel: 24, layers: 1, heads: 2 },
     { dModel: 32, layers: 1, heads: 2 },
   ],
@@ -158,28 +159,37 @@ describe("deno task reproduce", () => {
     const ours = summary.claims.ours as { id: string; verdict: string; order?: string[] }[];
     expect(ours.map((c) => c.id)).toEqual([
       "routing_helps",
+      "dense_scales",
+      "loss_falls_with_E",
       "c_positive",
       "eq1_beats_separable",
       "technique_order",
     ]);
     const section = html.slice(html.indexOf('id="carry-over"'), html.indexOf('id="figures-'));
-    const routing = ours.find((c) => c.id === "routing_helps")!.verdict;
+    const helps = (summary.claims.ours as {
+      id: string;
+      verdict: string;
+      spread?: { sd: number; cells: number };
+      counts?: Record<string, { lower: number; level: number; higher: number }>;
+    }[]).find((c) => c.id === "routing_helps")!;
     expect(section).toContain(
-      routing === "holds"
+      helps.verdict === "holds"
         ? "carries over"
-        : routing === "partly"
+        : helps.verdict === "partly"
         ? "for some techniques only"
         : "for no technique",
     );
-    // Each technique's mean gain lands in the words its size calls for (noise band 0.05 nats).
-    const gains = (summary.claims.ours as { id: string; meanGain?: Record<string, number> }[])
-      .find((x) => x.id === "routing_helps")!.meanGain!;
-    expect(Object.keys(gains).sort()).toEqual(["Hash", "RL-R", "S-Base"]);
-    if (routing !== "holds") {
-      if (Object.values(gains).some((g) => g < -0.05)) expect(section).toContain("routing hurts");
-      if (Object.values(gains).some((g) => Math.abs(g) <= 0.05)) {
-        expect(section).toContain("within the ~0.05-nat noise");
-      }
+    // The spread was measured in this sweep (the smallest size's two seeds: 7 configurations) and
+    // every verdict names it; each technique's counts cover its 6 configurations.
+    expect(helps.spread!.cells).toBe(7);
+    expect(Object.keys(helps.counts!).sort()).toEqual(["Hash", "RL-R", "S-Base"]);
+    for (const n of Object.values(helps.counts!)) expect(n.lower + n.level + n.higher).toBe(6);
+    const table = html.slice(html.indexOf('id="claims"'), html.indexOf('id="carry-over"'));
+    expect(table).toContain(`pooled seed sd ${helps.spread!.sd.toPrecision(2)} nats`);
+    if (helps.verdict !== "holds") {
+      expect(section).toContain(
+        `seed sd ${helps.spread!.sd.toPrecision(2)} nats measured in the same sweep`,
+      );
     }
     const degenerate = ["S-Base", "RL-R", "Hash"].some((t) => {
       const p = summary.ours[t].eq1;
@@ -303,7 +313,9 @@ describe("deno task reproduce", () => {
     const r = await runCli(["--out", join(tmp, "bad"), "--preset", "nope"]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('Unknown sweep preset "nope"');
-    for (const p of ["smoke", "quick", "full", "gpu"]) expect(r.err).toContain(p);
+    for (const p of ["smoke", "mini", "quick", "standard", "full", "gpu"]) {
+      expect(r.err).toContain(p);
+    }
     expect(existsSync(join(tmp, "bad"))).toBe(false);
   });
 
@@ -315,6 +327,30 @@ describe("deno task reproduce", () => {
     expect(r.err).toContain("apt-get install -y chromium");
     expect(existsSync(join(tmp, "nochrome"))).toBe(false);
   });
+
+  it("reports the committed standard sweep with --shipped, training nothing", async () => {
+    const out = join(tmp, "shipped");
+    const root = new URL("..", import.meta.url).pathname;
+    const r = await runCli([
+      "--out",
+      out,
+      "--shipped",
+      join(root, "data/ours/standard"),
+      ...FIT_ARGS,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    expect(existsSync(join(out, "sweep"))).toBe(false);
+    const page = readFileSync(join(out, "report.html"), "utf8");
+    expect(page).toContain("These are the kit's committed results");
+    const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+    expect(s.preset).toBe("standard");
+    const helps = s.claims.ours.find((c: { id: string }) => c.id === "routing_helps");
+    // Two seeds at the smallest and the largest size: 2 x 16 configurations measure the spread.
+    expect(helps.spread.cells).toBe(32);
+    const both = await runCli(["--out", out, "--shipped", "x", "--preset", "quick"]);
+    expect(both.code).toBe(1);
+    expect(both.err).toContain("--shipped reports a committed sweep under its own spec");
+  }, 300_000);
 
   it("refuses --skip-sweep on a folder without runs of the preset, naming the fix", async () => {
     const r = await runCli([

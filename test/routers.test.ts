@@ -1,17 +1,21 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../lib/backend/mod.ts";
-import { linear } from "../lib/model/mod.ts";
+import { linear } from "../lib/nn/mod.ts";
 import {
+  defineRouter,
+  dense,
   hash,
   hashMap,
+  isDenseRouter,
   pickChosen,
   resolveRouter,
   rlr,
-  type Router,
-  type RouterFactory,
+  ROUTER_LABELS,
+  routerIdOf,
   routerMatrix,
   type RouterMetrics,
+  ROUTERS,
   sbase,
   sinkhorn,
   softmaxRows,
@@ -194,7 +198,7 @@ describe("RL-R", () => {
       });
       const pGood = () =>
         tf.tidy(() => {
-          const p = tf.softmax(linear(x, router.variables[0] as unknown as tf.Tensor2D));
+          const p = tf.softmax(tf.matMul(x, router.variables[0])); // [T, E]
           return tf.mean(tf.slice(p, [0, good], [T, 1])).dataSync()[0];
         });
       const before = pGood();
@@ -256,16 +260,16 @@ describe("RL-R", () => {
  * A router defined outside lib/ through the public interface only: top-2 softmax gating with
  * renormalised weights and a Switch-style load-balancing auxiliary loss.
  */
-const top2: RouterFactory = Object.assign(
-  (spec: { dModel: number; experts: number; seed: number }): Router => {
-    const w = routerMatrix(spec.dModel, spec.experts, spec.seed);
+const top2 = defineRouter({
+  id: "top2",
+  create(spec) {
+    const w = routerMatrix(spec.dModel, spec.experts, spec.seed); // [d, E]
     return {
-      name: "top2",
       variables: [w],
       route(x, _ids, c) {
         const [T] = x.shape;
         const E = c.experts;
-        const probs = tf.softmax(linear(x, w as unknown as tf.Tensor2D)) as tf.Tensor2D; // [T, E]
+        const probs = tf.softmax(linear(x, w)) as tf.Tensor2D; // [T, E]
         const p = probs.dataSync();
         const expertIndex = topKRows(p, T, E, 2);
         const chosen = pickChosen(probs, expertIndex, 2); // [T, 2]
@@ -277,8 +281,7 @@ const top2: RouterFactory = Object.assign(
       },
     };
   },
-  { routerName: "top2", countingLabel: "top2" },
-);
+});
 
 describe("the router interface", () => {
   it("a user-defined top-2 router trains through train() without touching lib/", async () => {
@@ -313,5 +316,38 @@ describe("the router interface", () => {
     expect(() => resolveRouter("sinkhorn")).toThrow(/valid routers are dense, sbase, hash, rlr/);
     expect(resolveRouter("S-Base")).toBe(sbase);
     expect(resolveRouter("RL-R")).toBe(rlr);
+  });
+
+  it("one id and one label per built-in router; every spelling resolves to the id", () => {
+    for (const [id, f] of Object.entries(ROUTERS)) {
+      expect(f.id).toBe(id);
+      expect(f.label).toBe(ROUTER_LABELS[f.id as keyof typeof ROUTER_LABELS]);
+      expect(f.defaultCapacityFactor).toBe(2);
+      expect(resolveRouter(f.label)).toBe(f);
+      expect(resolveRouter(f)).toBe(f);
+    }
+    for (const name of ["sbase", "S-Base", "S-BASE", "s_base", "S BASE"]) {
+      expect(routerIdOf(name)).toBe("sbase");
+    }
+    expect(routerIdOf("Switch")).toBeUndefined();
+    expect(isDenseRouter(dense)).toBe(true);
+    expect(isDenseRouter(resolveRouter("Dense"))).toBe(true);
+    expect(isDenseRouter(hash)).toBe(false);
+    expect([top2.id, top2.label, top2.defaultCapacityFactor]).toEqual(["top2", "top2", 2]);
+  });
+
+  it("defineRouter and resolveRouter refuse what would be ambiguous or broken", () => {
+    const create = () => ({ variables: [], route: () => ({ expertIndex: new Int32Array(0) }) });
+    expect(() => defineRouter({ id: "", create })).toThrow(/non-empty name/);
+    expect(() => defineRouter({ id: "x", defaultCapacityFactor: 0, create })).toThrow(/> 0/);
+    expect(() => resolveRouter(defineRouter({ id: "S-Base", create }))).toThrow(
+      /names the built-in router sbase/,
+    );
+    // a plain function, as factories were made before defineRouter
+    const bare = (() => create()) as unknown as Parameters<typeof resolveRouter>[0];
+    expect(() => resolveRouter(bare)).toThrow(/defineRouter/);
+    const broken = defineRouter({ id: "broken", create: () => ({}) as never });
+    expect(() => broken({ dModel: 4, experts: 2, k: 1, vocabSize: 300, layer: 0, seed: 1 }))
+      .toThrow(/must return \{ variables, route/);
   });
 });

@@ -105,7 +105,10 @@ describe("training loop", () => {
       expect(m.load.length).toBe(4);
       expect(m.load.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
       expect(m.dropped).toBeGreaterThanOrEqual(0);
+      expect(m.dropped).toBeLessThan(1); // a fraction of the choices, and not all dropped
+      // Mean router entropy (nats) over 4 experts: positive, at most ln 4 (uniform routing).
       expect(m.entropy).toBeGreaterThan(0);
+      expect(m.entropy).toBeLessThanOrEqual(Math.log(4) + 1e-6);
       expect(m.sinkhornIterations).toBeGreaterThanOrEqual(1);
       expect(m.steps).toBe(10);
     }

@@ -7,14 +7,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { type BackendInfo, initBackend } from "../lib/backend/mod.ts";
 import { wouldSplitK } from "../lib/backend/webgpu_deterministic.ts";
-import { isHostBackend, linear, type ReadCache, TransformerLM } from "../lib/model/mod.ts";
+import { type ReadCache, TransformerLM } from "../lib/model/mod.ts";
+import { isHostBackend, linear } from "../lib/nn/mod.ts";
 import {
+  defineRouter,
   pickChosen,
   resolveRouter,
-  type Router,
-  type RouterFactory,
   routerMatrix,
-  type RouterSpec,
   topKRows,
 } from "../lib/routers/mod.ts";
 import { readCheckpoint, train, type TrainConfig } from "../lib/train/mod.ts";
@@ -32,23 +31,22 @@ function batchOf(seed: number): Int32Array {
  * A user-defined router (outside lib/, through the public interface): top-2 softmax gating that
  * reads its probabilities with a plain dataSync(), as a notebook cell would.
  */
-const top2: RouterFactory = Object.assign(
-  (spec: RouterSpec): Router => {
-    const w = routerMatrix(spec.dModel, spec.experts, spec.seed, 0.5);
+const top2 = defineRouter({
+  id: "top2",
+  create(spec) {
+    const w = routerMatrix(spec.dModel, spec.experts, spec.seed, 0.5); // [d, E]
     return {
-      name: "top2",
       variables: [w],
       route(x, _ids, c) {
         const [T] = x.shape;
-        const probs = tf.softmax(linear(x, w as unknown as tf.Tensor2D)) as tf.Tensor2D; // [T, E]
+        const probs = tf.softmax(linear(x, w)) as tf.Tensor2D; // [T, E]
         const expertIndex = topKRows(probs.dataSync(), T, c.experts, 2); // [T * 2]
         const chosen = pickChosen(probs, expertIndex, 2); // [T, 2]
         return { expertIndex, combine: tf.div(chosen, tf.sum(chosen, 1, true)) as tf.Tensor2D };
       },
     };
   },
-  { routerName: "top2", countingLabel: "top2" },
-);
+});
 
 function model(router: string, experts: number): TransformerLM {
   return new TransformerLM({
@@ -291,9 +289,23 @@ describe("train() on webgpu", () => {
     m.dispose();
   });
 
-  it("deno task train --backend webgpu --steps 3 --json works", () => {
+  it("deno task train --backend webgpu --steps 3 --json works and names the adapter", () => {
     const r = trainCliJson(["--router", "sbase", "--experts", "4", "--backend", "webgpu"]);
     expect(r.backend).toBe("webgpu");
+    // The adapter in the run's metrics: a one-line label, and the details.
+    const info = r.backend_info as {
+      adapter: string;
+      software: boolean;
+      gpu: { vendor: string; description: string; software: boolean; limits: object };
+    };
+    expect(info.adapter).toContain(info.gpu.description);
+    expect(info.adapter).toMatch(info.software ? /\[.*software\]$/ : /\]$/);
+    expect(info.gpu.software).toBe(info.software);
+    expect(typeof info.gpu.vendor).toBe("string");
+    expect(Object.keys(info.gpu.limits).sort()).toEqual([
+      "maxBufferSize",
+      "maxStorageBufferBindingSize",
+    ]);
     expect(r.steps).toBe(3);
     expect(r.tokens).toBe(3 * 2 * 16);
     expect(Number.isFinite(r.val_loss)).toBe(true);

@@ -93,9 +93,12 @@ export type HeldOutSummary = Pick<
   "nTrain" | "nTest" | "mse_log10" | "rmse_loss" | "max_abs_error" | "mean_abs_rel_error"
 >;
 
+/** Eq. (1) fitted, with its derived quantities N_cutoff and EPC(5M, E = 128). */
+export type Eq1Fit = LawFit<Eq1Params> & { N_cutoff: number; EPC_5M_128: number };
+
 export interface TechniqueAnalysis {
   n: number;
-  eq1: LawFit<Eq1Params> & { N_cutoff: number; EPC_5M_128: number };
+  eq1: Eq1Fit;
   separable: LawFit<SeparableParams>;
   bilinear: LawFit<BilinearParams>;
   /** For each dense size: log L = b(N) log E + d(N) over that size's runs. */
@@ -128,15 +131,7 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     loss: opts.loss ?? ("mse" as LossKind),
     heldOutMaxN: opts.heldOutMaxN ?? 4e8,
   };
-  if (
-    !(Number.isInteger(o.bootstrap) &&
-      (o.bootstrap === 0 || (o.bootstrap >= 2 && o.bootstrap <= MAX_BOOTSTRAP)))
-  ) {
-    throw new Error(
-      `bootstrap must be 0 (no intervals) or an integer from 2 to ${MAX_BOOTSTRAP}, ` +
-        `got ${o.bootstrap}`,
-    );
-  }
+  checkBootstrap(o.bootstrap);
   const progress = opts.onProgress ?? (() => {});
   const available = Object.keys(input.techniques);
   const names = opts.techniques ?? available;
@@ -203,11 +198,7 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     }));
     const result: TechniqueAnalysis = {
       n: g.loss.length,
-      eq1: {
-        ...eq1,
-        N_cutoff: nCutoff(eq1.params),
-        EPC_5M_128: effectiveParameterCount(eq1.params, EPC_EXAMPLE.N, EPC_EXAMPLE.E),
-      },
+      eq1: withDerived(eq1),
       separable: fitOne(separableLaw, data),
       bilinear: fitOne(bilinearLaw, data),
       perN,
@@ -252,8 +243,26 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
   return { source: input.source, options: o, techniques, dense };
 }
 
+/** Throws unless `n` is 0 (no intervals) or a whole number of resamples from 2 to MAX_BOOTSTRAP. */
+export function checkBootstrap(n: number): void {
+  if (!(Number.isInteger(n) && (n === 0 || (n >= 2 && n <= MAX_BOOTSTRAP)))) {
+    throw new Error(
+      `bootstrap must be 0 (no intervals) or an integer from 2 to ${MAX_BOOTSTRAP}, got ${n}`,
+    );
+  }
+}
+
+/** An Eq. (1) fit with its derived quantities. */
+export function withDerived(eq1: LawFit<Eq1Params>): Eq1Fit {
+  return {
+    ...eq1,
+    N_cutoff: nCutoff(eq1.params),
+    EPC_5M_128: effectiveParameterCount(eq1.params, EPC_EXAMPLE.N, EPC_EXAMPLE.E),
+  };
+}
+
 /** " for technique X" (the dense law is fitted to the dense runs, not to a technique). */
-function ofTechnique(t: string): string {
+export function ofTechnique(t: string): string {
   return t === "Dense" ? " of the dense runs" : ` for technique ${JSON.stringify(t)}`;
 }
 
@@ -272,18 +281,25 @@ function requireFinite(what: string, values: Record<string, number>): void {
   );
 }
 
-function lawFit<P extends Record<string, number>>(
+/** How lawFit fits: restarts and seed of the fit, resamples (0: none) and their restarts. */
+export interface LawFitSettings {
+  restarts: number;
+  bootstrap: number;
+  bootstrapRestarts: number;
+  seed: number;
+  loss: LossKind;
+}
+
+/**
+ * One law fitted (checked finite, named `label` in the error) and, when `o.bootstrap` > 0,
+ * bootstrapped from that fit: the fits of `analyse` and of `fitEq1PerTechnique`.
+ */
+export function lawFit<P extends Record<string, number>>(
   law: Law<P>,
   data: FitData,
-  o: {
-    restarts: number;
-    bootstrap: number;
-    bootstrapRestarts: number;
-    seed: number;
-    loss: LossKind;
-  },
+  o: LawFitSettings,
   label: string,
-  onResample: (done: number, total: number) => void,
+  onResample: (done: number, total: number) => void = () => {},
 ): LawFit<P> {
   // The full fit first and checked, so that a hopeless fit fails before its resamples run.
   const fit = fitLaw(law, data, { restarts: o.restarts, seed: o.seed, loss: o.loss });

@@ -1,10 +1,14 @@
 /**
- * Every law variant fitted to every technique, and its views (JSON, the paper side by side, text).
+ * Every law variant fitted to every technique, and its views (JSON, the paper side by side, text,
+ * tables). The one place the kit fits laws: lib/figures draws what these functions return.
  *
  *   const df = await loadRelease();
  *   const input = releaseAnalysisInput(df);
  *   const a = analyse(input, { restarts: 500, bootstrap: 200 });
  *   console.log(analysisText(a, input));
+ *
+ * The notebooks' shorter paths from a main-sweep frame: fitEq1PerTechnique, compareTechniques,
+ * slopeData, residualData, lawsOverTraining, computeLawData and the tables.
  */
 export {
   analyse,
@@ -12,6 +16,7 @@ export {
   type AnalysisOptions,
   type BootstrapProgress,
   type DenseAnalysis,
+  type Eq1Fit,
   type HeldOutSummary,
   type LawFit,
   MAX_BOOTSTRAP,
@@ -28,9 +33,20 @@ export {
   releaseGeneralisedInput,
 } from "./input.ts";
 export {
+  compareCells,
+  type Comparison,
+  type Difference,
+  type SeedSpread,
+  seedSpread,
+  SPREAD_MULTIPLE,
+  type SpreadRun,
+  spreadWords,
+} from "./seed_spread.ts";
+export {
   analysisJson,
   analysisText,
   type ComparisonRow,
+  comparisonRows,
   fmt,
   goodnessCell,
   heldOutCell,
@@ -38,3 +54,22 @@ export {
   table3Mse,
   textTable,
 } from "./summary.ts";
+export {
+  compareTechniques,
+  type Eq1FitOpts,
+  fitEq1PerTechnique,
+  type FitOpts,
+  type Fits,
+  PAPER_FITS,
+  paramsOf,
+} from "./techniques.ts";
+export { residualData, type ResidualRow, type SlopeData, slopeData } from "./variants.ts";
+export { lawsOverTraining, type TrainingFitRow } from "./training.ts";
+export { type ComputeLawData, computeLawData } from "./compute_law.ts";
+export {
+  comparisonTable,
+  denseFitTable,
+  epcTable,
+  fitQualityTable,
+  releaseOverview,
+} from "./tables.ts";

@@ -11,7 +11,7 @@ import {
   TABLE3,
 } from "../laws/mod.ts";
 import { evaluateFit } from "../fit/mod.ts";
-import type { Analysis, HeldOutSummary, LawFit } from "./analyse.ts";
+import type { Analysis, Eq1Fit, HeldOutSummary, LawFit } from "./analyse.ts";
 import type { AnalysisInput } from "./input.ts";
 
 type Json = Record<string, unknown>;
@@ -54,7 +54,12 @@ export function analysisJson(a: Analysis): Json {
   return out;
 }
 
-/** One row of the side-by-side table: the paper's number, ours, and our 95% interval. */
+/**
+ * One row of the side-by-side comparison with the paper (one technique, one quantity): the
+ * paper's number (Table 3 for the coefficients, the paper's text for N_cutoff and the EPC
+ * example), ours, and our 95% bootstrap interval (null without a bootstrap). The tables, the
+ * report and the comparison figure all read these rows.
+ */
 export interface ComparisonRow {
   technique: string;
   quantity: string;
@@ -64,47 +69,57 @@ export interface ComparisonRow {
   high: number | null;
 }
 
-/** Table 3, the dense fit, N_cutoff and EPC(5M, 128): the paper's numbers beside our refit. */
-export function paperComparison(a: Analysis): ComparisonRow[] {
+const ci = (f: { ci95?: Record<string, [number, number]> }, k: string) =>
+  f.ci95?.[k] ?? [null, null];
+
+/**
+ * Eq. (1) of each technique beside the paper: the six coefficients (Table 3), N_cutoff and
+ * EPC(5M, E=128) (the paper's text), eight rows per technique.
+ */
+export function comparisonRows(fits: Record<string, Eq1Fit>): ComparisonRow[] {
   const rows: ComparisonRow[] = [];
-  const ci = (f: LawFit<Record<string, number>>, k: string) => f.ci95?.[k] ?? [null, null];
-  for (const [t, r] of Object.entries(a.techniques)) {
+  for (const [t, eq1] of Object.entries(fits)) {
     const paper = (TABLE3 as Record<string, Eq1Params | undefined>)[t];
     for (const k of eq1Law.paramNames) {
-      const [low, high] = ci(r.eq1 as unknown as LawFit<Record<string, number>>, k);
+      const [low, high] = ci(eq1, k);
       rows.push({
         technique: t,
         quantity: k,
         paper: paper ? paper[k] : null,
-        ours: r.eq1.params[k],
+        ours: eq1.params[k],
         low,
         high,
       });
     }
-    const [nl, nh] = ci(r.eq1 as unknown as LawFit<Record<string, number>>, "N_cutoff");
+    const [nl, nh] = ci(eq1, "N_cutoff");
     rows.push({
       technique: t,
       quantity: "N_cutoff",
       paper: PAPER_N_CUTOFF[t] ?? null,
-      ours: r.eq1.N_cutoff,
+      ours: eq1.N_cutoff,
       low: nl,
       high: nh,
     });
-    const [el, eh] = ci(r.eq1 as unknown as LawFit<Record<string, number>>, "EPC_5M_128");
+    const [el, eh] = ci(eq1, "EPC_5M_128");
     rows.push({
       technique: t,
       quantity: "EPC(5M, E=128)",
       paper: PAPER_EPC_EXAMPLE.Nbar,
-      ours: r.eq1.EPC_5M_128,
+      ours: eq1.EPC_5M_128,
       low: el,
       high: eh,
     });
   }
+  return rows;
+}
+
+/** Table 3, the dense fit, N_cutoff and EPC(5M, 128): the paper's numbers beside our refit. */
+export function paperComparison(a: Analysis): ComparisonRow[] {
+  const rows = comparisonRows(
+    Object.fromEntries(Object.entries(a.techniques).map(([t, r]) => [t, r.eq1])),
+  );
   if (a.dense) {
-    const d = a.dense as unknown as LawFit<Record<string, number>> & {
-      alpha_N: number;
-      N_c: number;
-    };
+    const d = a.dense;
     const [al, ah] = ci(d, "alpha_N");
     rows.push({
       technique: "Dense",

@@ -24,7 +24,7 @@ import {
   OPENBLAS_PACKAGE,
   setBlasThreads,
   sgemm,
-} from "./openblas.ts";
+} from "../openblas/mod.ts";
 
 let active = false;
 

@@ -5,7 +5,10 @@
  *   llvmpipe/lavapipe, SwiftShader, WARP; WebGPU's `isFallbackAdapter`) does not count: it is
  *   slower than wasm and is only good for checking the GPU path.
  * - `webgpu` can be forced on a software adapter (Debian: mesa-vulkan-drivers gives lavapipe; Deno
- *   picks Vulkan by default, no DENO_WEBGPU_BACKEND needed).
+ *   picks Vulkan by default, no DENO_WEBGPU_BACKEND needed); it then warns once on stderr. How an
+ *   adapter is told software, and the error when there is none: ./adapter.ts. The adapter is
+ *   named in BackendInfo (`adapter`, `software`, `gpu`), so in every run's metrics.
+ *   `checkGpuMemory` (./webgpu_memory.ts) refuses a run that cannot fit the adapter up front.
  * - `wasm`: single-threaded unless `threads` > 1 (see wasm_threads.ts for the Deno workaround).
  *   The thread count is fixed for the life of the process once wasm has initialised. On an idle
  *   2-core machine two threads pay off well: XNNPACK's matMul ran at 68-74 GFLOP/s on two threads
@@ -21,18 +24,51 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import process from "node:process";
 import { withThreadedWasm } from "./wasm_threads.ts";
 import { useDeterministicMatMul } from "./webgpu_deterministic.ts";
+import {
+  adapterLabel,
+  type GpuAdapterInfo,
+  gpuProbeFailure,
+  noAdapterMessage,
+  probeGpuAdapter,
+  warnSoftwareOnce,
+} from "./adapter.ts";
+import { useBoundedBufferPool } from "./webgpu_pool.ts";
 import { type BlasInfo, useBlas } from "./blas.ts";
-import { blasAvailable, type BlasChoice } from "./openblas.ts";
+import { blasAvailable, type BlasChoice } from "../openblas/mod.ts";
+import { BACKEND_NAMES, type BackendName } from "../config/mod.ts";
 
+export { type AdamWKernel, adamwKernel } from "./adamw_simd.ts";
 export { blasActive, type BlasInfo, restoreXnnpackKernels } from "./blas.ts";
+export {
+  adapterLabel,
+  describeAdapter,
+  type GpuAdapterInfo,
+  type GpuLimits,
+  gpuProbeFailure,
+  isSoftwareAdapter,
+  noAdapterMessage,
+  probeGpuAdapter,
+  softwareReason,
+  vendorName,
+  vulkanFacts,
+} from "./adapter.ts";
+export { bufferPoolStats, type PoolStats, useBoundedBufferPool } from "./webgpu_pool.ts";
+export {
+  checkGpuMemory,
+  checkWebgpuMemory,
+  estimateGpuMemory,
+  formatBytes,
+  gpuHeldParameters,
+  type GpuMemoryBudget,
+  type GpuMemoryEstimate,
+  gpuMemoryFromEnv,
+  type GpuRunShape,
+  resolveGpuMemoryBudget,
+} from "./webgpu_memory.ts";
 export {
   BLAS_CHOICES,
   type BlasChoice,
@@ -40,18 +76,24 @@ export {
   resolveBlasChoice,
   sgemm,
   sumSquares,
-} from "./openblas.ts";
+} from "../openblas/mod.ts";
 
-export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
-export const BACKEND_NAMES: readonly BackendName[] = ["auto", "wasm", "cpu", "webgpu"];
+export { BACKEND_NAMES, type BackendName } from "../config/mod.ts";
 
 export interface BackendInfo {
   /** The backend now active in tfjs. */
   name: "wasm" | "cpu" | "webgpu";
-  /** GPU adapter description (webgpu only). */
+  /**
+   * The GPU adapter in one line (webgpu only): description [vendor, architecture, "software"],
+   * e.g. "NVIDIA H200 [nvidia]" or "llvmpipe (LLVM 15.0.6, 256 bits) [mesa, software]".
+   */
   adapter?: string;
-  /** True when the webgpu adapter is a software rasteriser. */
+  /** True when the webgpu adapter is a software rasteriser (the CPU runs the shaders). */
   software?: boolean;
+  /** The adapter in full (webgpu only): vendor, architecture, description, limits. */
+  gpu?: GpuAdapterInfo;
+  /** `auto` only: the GPU adapter it passed over and why (a software adapter), when there was one. */
+  gpuSkipped?: string;
   /** XNNPACK threads (wasm only). */
   threads?: number;
   /** The matMul path of the wasm backend: OpenBLAS, or "off" (XNNPACK). */
@@ -68,85 +110,6 @@ export interface BackendOptions {
   blas?: BlasChoice;
   /** No "blas: ..." line on stderr. */
   quiet?: boolean;
-}
-
-export interface GpuAdapterInfo {
-  description: string;
-  vendor: string;
-  isFallbackAdapter: boolean;
-  /** True for software adapters (llvmpipe, lavapipe, SwiftShader, WARP or a fallback adapter). */
-  software: boolean;
-}
-
-const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render|\bwarp\b|software/i;
-
-/** Whether adapter info describes a software (CPU) implementation. */
-export function isSoftwareAdapter(
-  info: { description?: string; device?: string; isFallbackAdapter?: boolean },
-): boolean {
-  return info.isFallbackAdapter === true ||
-    SOFTWARE.test(`${info.description ?? ""} ${info.device ?? ""}`);
-}
-
-interface GpuLike {
-  requestAdapter(opts?: { powerPreference?: string }): Promise<
-    | {
-      info?: {
-        description?: string;
-        vendor?: string;
-        device?: string;
-        isFallbackAdapter?: boolean;
-      };
-      isFallbackAdapter?: boolean;
-    }
-    | null
-  >;
-}
-
-/**
- * Vulkan's Wayland probe prints "error: XDG_RUNTIME_DIR is invalid or not set" on headless
- * machines; a private empty runtime dir silences it and changes nothing else.
- */
-function quietVulkan(): void {
-  if (!process.env.XDG_RUNTIME_DIR) {
-    process.env.XDG_RUNTIME_DIR = mkdtempSync(join(tmpdir(), "xdg-runtime-"));
-  }
-}
-
-let adapterProbe: Promise<GpuAdapterInfo | undefined> | undefined;
-
-/** The WebGPU adapter tfjs would get (high-performance), or undefined when there is none. */
-export function probeGpuAdapter(timeoutMs = 10_000): Promise<GpuAdapterInfo | undefined> {
-  adapterProbe ??= (async () => {
-    const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
-    if (!gpu) return undefined;
-    quietVulkan();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), timeoutMs);
-    });
-    try {
-      const adapter = await Promise.race([
-        gpu.requestAdapter({ powerPreference: "high-performance" }),
-        timeout,
-      ]);
-      if (!adapter) return undefined;
-      const info = adapter.info ?? {};
-      const isFallbackAdapter = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
-      const description = info.description || info.device || "unknown adapter";
-      return {
-        description,
-        vendor: info.vendor ?? "",
-        isFallbackAdapter,
-        software: isSoftwareAdapter({ ...info, isFallbackAdapter }),
-      };
-    } catch {
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
-  })();
-  return adapterProbe;
 }
 
 const WASM_FILE = "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm";
@@ -234,24 +197,37 @@ async function useWasm(
   return { name: "wasm", threads: wasmThreads, blas: blasInfo };
 }
 
+/** The limits of the device tfjs-webgpu made (it asks for the adapter's own), if it has one. */
+function deviceLimits(): GpuAdapterInfo["limits"] | undefined {
+  const limits = (tf.backend() as unknown as {
+    device?: { limits?: { maxBufferSize?: number; maxStorageBufferBindingSize?: number } };
+  }).device?.limits;
+  if (!limits?.maxBufferSize || !limits.maxStorageBufferBindingSize) return undefined;
+  return {
+    maxBufferSize: limits.maxBufferSize,
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+  };
+}
+
+/**
+ * The webgpu backend on `adapter`. A software adapter works (for testing the GPU path) but warns
+ * once on stderr. The buffer pool is bounded (./webgpu_pool.ts) and matMuls are deterministic.
+ */
 async function useWebgpu(adapter: GpuAdapterInfo | undefined): Promise<BackendInfo> {
-  if (!adapter) {
-    throw new Error(
-      "webgpu backend unavailable: navigator.gpu offers no adapter here. Install a GPU driver, or " +
-        "Mesa's software Vulkan for testing (Debian: apt-get install mesa-vulkan-drivers), or use " +
-        "--backend wasm",
-    );
-  }
+  if (!adapter) throw new Error(noAdapterMessage(gpuProbeFailure()));
+  warnSoftwareOnce(adapter);
   if (!webgpuImported) {
     await import("@tensorflow/tfjs-backend-webgpu");
     webgpuImported = true;
   }
   if (!(await tf.setBackend("webgpu"))) {
-    throw new Error(`webgpu backend failed to initialise on adapter "${adapter.description}"`);
+    throw new Error(`webgpu backend failed to initialise on adapter "${adapterLabel(adapter)}"`);
   }
   useDeterministicMatMul(); // no atomicAdd split-K sums: same bits every run
   await tf.ready();
-  return { name: "webgpu", adapter: adapter.description, software: adapter.software };
+  useBoundedBufferPool(tf.backend()); // routed shapes change every step: see webgpu_pool.ts
+  const gpu = { ...adapter, limits: deviceLimits() ?? adapter.limits };
+  return { name: "webgpu", adapter: adapterLabel(gpu), software: gpu.software, gpu };
 }
 
 /**
@@ -286,7 +262,12 @@ export async function initBackend(
     case "auto": {
       const adapter = await probeGpuAdapter();
       if (adapter && !adapter.software && blas !== "openblas") return await useWebgpu(adapter);
-      return await useWasm(opts.threads ?? wasmThreads ?? 1, blas, quiet);
+      const info = await useWasm(opts.threads ?? wasmThreads ?? 1, blas, quiet);
+      if (!adapter) return info;
+      const why = adapter.software
+        ? `software adapter (${adapter.softwareReason})`
+        : "--blas openblas needs wasm";
+      return { ...info, gpuSkipped: `${adapterLabel(adapter)}: ${why}` };
     }
   }
 }

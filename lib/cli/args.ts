@@ -1,6 +1,6 @@
 /** Small helpers shared by the command-line entry points. */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { MAX_BOOTSTRAP } from "../analysis/analyse.ts";
+import { MAX_BOOTSTRAP } from "../analysis/mod.ts";
 
 /** An integer flag >= min, or undefined when absent; a clear error naming the flag otherwise. */
 export function intArg(name: string, v: string | undefined, min: number): number | undefined {

@@ -6,6 +6,7 @@
  *   deno task reproduce [--out out/reproduce] [--preset quick | --spec FILE] [--curves PATH] [--restarts 500]
  *                       [--bootstrap 200] [--bootstrap-restarts 20] [--seed 0] [--skip-sweep]
  *                       [--sweep-dir DIR] [--workers N] [--scale 2] [--allow-other-spec]
+ *                       [--shipped data/ours/standard]
  */
 import { bootstrapArg, intArg, parseCommandLine } from "./args.ts";
 import { reproduce } from "../report/mod.ts";
@@ -22,6 +23,8 @@ const USAGE = `usage: deno task reproduce [options]
   --bootstrap-restarts N  random restarts per bootstrap refit (default 20)
   --seed N                seed of restarts and resampling (default 0)
   --skip-sweep            do not train: use the runs already in the sweep folder
+  --shipped DIR           report committed results (data/ours/standard) under their own spec;
+                          trains nothing, excludes --preset and --spec
   --sweep-dir DIR         sweep folder (default OUT/sweep)
   --workers N             sweep processes (default 2 on a machine with 2+ cores)
   --allow-other-spec      run the sweep into a sweep folder that belongs to another spec (its
@@ -41,6 +44,7 @@ export async function main(args: string[]): Promise<number> {
       "bootstrap-restarts": { type: "string" },
       seed: { type: "string" },
       "skip-sweep": { type: "boolean", default: false },
+      shipped: { type: "string" },
       "sweep-dir": { type: "string" },
       "allow-other-spec": { type: "boolean", default: false },
       workers: { type: "string" },
@@ -67,6 +71,7 @@ export async function main(args: string[]): Promise<number> {
       bootstrapRestarts: intArg("bootstrap-restarts", values["bootstrap-restarts"], 1),
       seed: intArg("seed", values.seed, 0),
       skipSweep: values["skip-sweep"],
+      shipped: values.shipped,
       sweepDir: values["sweep-dir"],
       workers: intArg("workers", values.workers, 1),
       allowOtherSpec: values["allow-other-spec"],

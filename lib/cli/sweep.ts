@@ -2,6 +2,7 @@
  * deno task sweep --preset quick --out DIR [--shard i/n] [--spec FILE] [--list]
  *                 [--allow-other-spec]
  * deno task sweep --merge DIR [DIR ...]
+ * deno task sweep --preset standard --out DIR --export DEST
  *
  * Runs (or resumes) a sweep into DIR; a rerun skips finished runs, resumes unfinished ones and
  * retrains runs whose result no longer reads back. DIR belongs to the first spec run into it.
@@ -10,6 +11,7 @@
  */
 import {
   expandSpec,
+  exportSweep,
   formatProgress,
   loadSpecFile,
   preset,
@@ -36,7 +38,11 @@ const USAGE = `usage:
   --allow-other-spec: run into a DIR that belongs to another spec (DIR/sweep-spec.json names it),
                       as a guest that leaves DIR to its spec; without it such a DIR is refused,
                       as its summary would pool both specs' runs
-  deno task sweep --merge DIR [DIR ...]`;
+  deno task sweep --merge DIR [DIR ...]
+  deno task sweep (--preset NAME | --spec FILE) --out DIR --export DEST
+  --export DEST: write DIR's finished runs of the spec to DEST (results.csv, curves and router
+                 metrics as Parquet, spec.json, manifest.json with the code version and machine),
+                 the small folder the kit ships under data/ours/; trains nothing`;
 
 function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
   // --name=value is the same as --name value
@@ -54,7 +60,16 @@ function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
       while (i + 1 < args.length && !args[i + 1].startsWith("--")) dirs.push(args[++i]);
       out.merge = dirs;
     } else if (
-      ["--preset", "--spec", "--out", "--shard", "--lock-stale", "--run-module", "--workers"]
+      [
+        "--preset",
+        "--spec",
+        "--out",
+        "--shard",
+        "--lock-stale",
+        "--run-module",
+        "--workers",
+        "--export",
+      ]
         .includes(a)
     ) {
       const v = args[++i];
@@ -91,6 +106,24 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!args.out) throw new Error(`--out DIR is required\n${USAGE}`);
+  if (args.export) {
+    const source = args.spec ? `--spec ${args.spec}` : `--preset ${args.preset}`;
+    const m = await exportSweep(
+      args.out as string,
+      args.export as string,
+      spec,
+      [
+        `deno task sweep ${source} --out ${args.out} --workers 2`,
+        `deno task sweep ${source} --out ${args.out} --export ${args.export}`,
+      ],
+      expandSpec(spec).map((r) => r.runId),
+    );
+    console.log(
+      `exported ${m.runs} runs (${m.diverged} diverged) of ${m.sweep} to ${args.export}: ` +
+        `sweep wall ${(m.sweepWallS / 60).toFixed(1)} min, code version ${m.trainingCodeVersion}`,
+    );
+    return 0;
+  }
   if (args.workers !== undefined) {
     const workers = Number(args.workers);
     if (!Number.isInteger(workers) || workers < 1) {

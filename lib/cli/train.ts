@@ -33,6 +33,8 @@ const USAGE = `usage: deno task train [options]
   --backend B              auto | wasm | cpu | webgpu (default ${DEFAULT_CONFIG.backend})
   --threads N              CPU threads: OpenBLAS's, else XNNPACK's (default 1)
   --blas auto|openblas|off wasm matMuls on OpenBLAS: auto uses it when it loads (default auto)
+  --gpu-memory GiB         webgpu: GPU memory the run may use (default: nvidia-smi's total, else
+                           half the RAM; env ROUTING_GPU_MEMORY_GIB)
   --eval-every N           evaluate every N steps, 0 = at the end only (default ${DEFAULT_CONFIG.evalEvery})
   --eval-batches N         evaluation batches per stream (default ${DEFAULT_CONFIG.evalBatches})
   --router-option K=V      router option (repeatable), e.g. tolerance=1e-4, policyWeight=0.05
@@ -71,6 +73,7 @@ export function parseTrainArgs(args: string[]): {
   help: boolean;
   checkpointDir?: string;
   checkpointEvery?: number;
+  gpuMemoryGiB?: number;
 } {
   const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = {
     router: { type: "string" },
@@ -79,6 +82,7 @@ export function parseTrainArgs(args: string[]): {
     "router-option": { type: "string", multiple: true },
     "checkpoint-dir": { type: "string" },
     "checkpoint-every": { type: "string" },
+    "gpu-memory": { type: "string" },
     json: { type: "boolean" },
     quiet: { type: "boolean" },
     help: { type: "boolean" },
@@ -121,12 +125,17 @@ export function parseTrainArgs(args: string[]): {
     help: v.help === true,
     checkpointDir: typeof v["checkpoint-dir"] === "string" ? v["checkpoint-dir"] : undefined,
     checkpointEvery: typeof ce === "string" ? num("checkpoint-every", ce) : undefined,
+    gpuMemoryGiB: typeof v["gpu-memory"] === "string"
+      ? num("gpu-memory", v["gpu-memory"])
+      : undefined,
   };
 }
 
 function summary(r: TrainResult): string {
   const lines = [
-    `router ${r.router}, E = ${r.experts}, backend ${r.backend}, ${r.steps} steps` +
+    `router ${r.router}, E = ${r.experts}, backend ${r.backend}${
+      r.backend_info.adapter ? ` on ${r.backend_info.adapter}` : ""
+    }, ${r.steps} steps` +
     (r.diverged ? ` (DIVERGED: ${r.diverged_reason ?? "non-finite loss"})` : ""),
     `val_loss ${r.val_loss.toFixed(4)}  train_loss ${r.train_loss.toFixed(4)}  ` +
     `tokens ${r.tokens}  tokens/s ${r.tokens_per_s.toFixed(0)}  wall ${r.wall_s.toFixed(1)} s`,
@@ -175,6 +184,7 @@ export async function main(args: string[]): Promise<number> {
     const r = await train(parsed.config, {
       checkpointDir: parsed.checkpointDir,
       checkpointEvery: parsed.checkpointEvery,
+      gpuMemoryGiB: parsed.gpuMemoryGiB,
       onProgress: (p) => {
         if (!bar) return;
         if (p.valLoss !== undefined) val = p.valLoss.toFixed(3);

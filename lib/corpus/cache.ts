@@ -1,25 +1,23 @@
 /**
- * The on-disk cache of tokenizers and encoded token streams under data/cache/. Every file name
+ * The on-disk cache of tokenizers and encoded token streams under data/cache/ (env
+ * ROUTING_CACHE_DIR moves it, as it does the release's: lib/util/cache_dir.ts). Every file name
  * carries a key hashed from the corpus content, the split, the vocabulary size and the algorithm
  * version, so a changed corpus or algorithm never reads a stale file. Writes go to a temporary
  * file renamed into place (atomic); a file that fails its checks is rebuilt with a warning.
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import process from "node:process";
 import { type Document, loadCorpus, type Source, SOURCES } from "./sources.ts";
 import { isValidation, VALIDATION_FRACTION } from "./split.ts";
 import { BPE_ALGORITHM, Tokenizer, type TokenizerJSON, trainBpe } from "./bpe.ts";
+import { defaultCacheDir } from "../util/cache_dir.ts";
+
+export { defaultCacheDir };
 
 const SPLIT_ALGORITHM = `fnv1a32-avalanche-${VALIDATION_FRACTION}`;
 const STREAM_FORMAT = "uint16le-v1";
-
-/** data/cache/ of this checkout. */
-export function defaultCacheDir(): string {
-  return fileURLToPath(new URL("../../data/cache/", import.meta.url));
-}
 
 let corpusHash: string | undefined;
 
@@ -69,7 +67,7 @@ function sha256(bytes: Uint8Array): string {
 
 export interface CacheOptions {
   vocabSize: number;
-  /** Default: data/cache/ of this checkout. */
+  /** Default: env ROUTING_CACHE_DIR, else data/cache/ of this checkout. */
   cacheDir?: string;
 }
 

@@ -49,6 +49,7 @@ export interface ModelShape {
 }
 
 export const RELEASE_VOCAB_SIZE = 32_000;
+/** Sequence length and batch of every run in the release (Section 2 of the paper). */
 export const RELEASE_SEQ_LEN = 2_048;
 export const RELEASE_BATCH = 256;
 

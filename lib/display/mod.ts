@@ -3,54 +3,17 @@
  * (`application/vnd.plotly.v1+json`, interactive in JupyterLab/VS Code) plus a static PNG and/or SVG
  * drawn by lib/export's headless Chromium, so it stays visible where plotly does not render
  * (GitHub, nbconvert HTML). Tables are Polars frames shown as HTML. Outside a kernel every show*
- * function prints the text/plain part instead.
+ * function prints the text/plain part instead. A training run's live progress: liveProgress
+ * (live.ts, plain SVG, no browser); raw bundles: kernel.ts.
  */
 import type pl from "nodejs-polars";
 import { assertFigure, imageSize, type PlotlyFigure, sharedRenderer } from "../export/mod.ts";
+import { displayBundle, type MimeBundle } from "./kernel.ts";
 
-export type MimeBundle = Record<string, unknown>;
+export { displayBundle, inKernel, type MimeBundle } from "./kernel.ts";
+export { type LiveOptions, liveProgress, lossChartSvg } from "./live.ts";
 
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
-
-interface JupyterNs {
-  display(
-    obj: unknown,
-    opts?: { raw?: boolean; update?: boolean; display_id?: string },
-  ): Promise<void>;
-}
-
-function jupyter(): JupyterNs | undefined {
-  try {
-    // The getter throws outside `deno jupyter`.
-    const j = (Deno as unknown as { jupyter?: JupyterNs }).jupyter;
-    return typeof j?.display === "function" ? j : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when running inside the Deno Jupyter kernel. */
-export function inKernel(): boolean {
-  return jupyter() !== undefined;
-}
-
-/** Emits a raw MIME bundle in the kernel (awaited); prints its text/plain part elsewhere. */
-export async function displayBundle(
-  bundle: MimeBundle,
-  opts: { displayId?: string; update?: boolean; metadata?: Record<string, unknown> } = {},
-): Promise<void> {
-  const j = jupyter();
-  if (!j) {
-    console.log(String(bundle["text/plain"] ?? Object.keys(bundle).join(", ")));
-    return;
-  }
-  // Deno's display() takes image metadata inside the bundle under no key; keep it simple: data only.
-  await j.display(bundle, {
-    raw: true,
-    ...(opts.displayId ? { display_id: opts.displayId } : {}),
-    ...(opts.update ? { update: true } : {}),
-  });
-}
 
 export type StaticFormat = "png" | "svg" | "both" | "none";
 

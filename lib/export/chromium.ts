@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 
-/** Flags verified on Debian's chromium (STACK.md): no GPU, no sandbox, no background traffic. */
+/** Flags verified on Debian's chromium (docs/stack.md): no GPU, no sandbox, no background traffic. */
 export const CHROMIUM_FLAGS = [
   "--headless",
   "--no-sandbox",

@@ -8,6 +8,7 @@ import {
   isoLossN,
   unifiedDenseLine,
 } from "../laws/mod.ts";
+import type { Fits } from "../analysis/mod.ts";
 import { groupBy, type RunRow, runRows, unique } from "./rows.ts";
 import {
   axis,
@@ -23,8 +24,6 @@ import {
   panelTitle,
   techniqueColor,
 } from "./style.ts";
-
-export type Fits = Record<string, Eq1Params>;
 
 const E_GRID = logGrid(1, 512, 60);
 

@@ -1,8 +1,9 @@
 /**
  * Figure builders: one function per figure of the paper, each returning a plotly.js figure
  * {data, layout} built from a frame (a release view, or our own runs with the same columns) and
- * fitted laws. Show them with lib/display, write them with lib/export. The computations behind them
- * (fits, slopes, residuals, refits over training) are in analysis.ts, exported here too.
+ * what lib/analysis fitted (fits, slopes, residuals, comparison rows, refits over training). Show
+ * them with lib/display, write them with lib/export. Nothing here fits a law; releaseFigures
+ * asks lib/analysis for the fits it draws.
  */
 export {
   axis,
@@ -22,43 +23,19 @@ export {
   type Fig1bOptions,
   fig1c,
   type Fig1cOptions,
-  type Fits,
   lossVsExperts,
   type LossVsExpertsOptions,
   lossVsExpertsPanels,
   modelSizes,
 } from "./fig1.ts";
-export {
-  comparisonFigure,
-  computeLawFigure,
-  downstreamFigure,
-  EVAL_SETS,
-  lawsOverTrainingFigure,
-  residualsFigure,
-  routingFrequencyFigure,
-  slopesFigure,
-  topKFigure,
-  trainingCurvesFigure,
-} from "./more.ts";
-export {
-  compareTechniques,
-  type ComparisonRow,
-  comparisonTable,
-  type ComputeLawData,
-  computeLawData,
-  denseFitTable,
-  epcTable,
-  fitEq1PerTechnique,
-  type FitOpts,
-  fitQualityTable,
-  lawsOverTraining,
-  PAPER_FITS,
-  paramsOf,
-  releaseOverview,
-  residualData,
-  type ResidualRow,
-  type SlopeData,
-  slopeData,
-  type TrainingFitRow,
-} from "./analysis.ts";
+export { residualsFigure, slopesFigure } from "./laws.ts";
+export { comparisonFigure } from "./comparison.ts";
+export { routingFrequencyFigure, topKFigure } from "./ablations.ts";
+export { computeLawFigure } from "./compute_law.ts";
+export { lawsOverTrainingFigure, trainingCurvesFigure } from "./training.ts";
+export { downstreamFigure, EVAL_SETS } from "./downstream.ts";
+export { expertLoadFigure, runCurvesFigure, type TrainedRun } from "./trained_runs.ts";
 export { RELEASE_FIGURES, type ReleaseFigureOptions, releaseFigures } from "./release.ts";
+// What the builders take, defined with the fits in lib/analysis; releaseOverview is a table of
+// the release that notebook 00 imports from here.
+export { type Fits, PAPER_FITS, releaseOverview } from "../analysis/mod.ts";

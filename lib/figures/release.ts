@@ -1,4 +1,7 @@
-/** Every figure of the kit, built from the authors' release (what `deno task figures` writes). */
+/**
+ * Every figure of the kit, built from the authors' release (what `deno task figures` writes): the
+ * fits from lib/analysis, drawn by the builders of this folder.
+ */
 import type pl from "nodejs-polars";
 import type { PlotlyFigure } from "../export/mod.ts";
 import {
@@ -12,23 +15,19 @@ import {
   compareTechniques,
   computeLawData,
   fitEq1PerTechnique,
+  type Fits,
   lawsOverTraining,
   paramsOf,
   residualData,
   slopeData,
-} from "./analysis.ts";
-import { fig1, fig1a, fig1b, fig1c, type Fits, lossVsExpertsPanels, modelSizes } from "./fig1.ts";
-import {
-  comparisonFigure,
-  computeLawFigure,
-  downstreamFigure,
-  lawsOverTrainingFigure,
-  residualsFigure,
-  routingFrequencyFigure,
-  slopesFigure,
-  topKFigure,
-  trainingCurvesFigure,
-} from "./more.ts";
+} from "../analysis/mod.ts";
+import { fig1, fig1a, fig1b, fig1c, lossVsExpertsPanels, modelSizes } from "./fig1.ts";
+import { residualsFigure, slopesFigure } from "./laws.ts";
+import { comparisonFigure } from "./comparison.ts";
+import { routingFrequencyFigure, topKFigure } from "./ablations.ts";
+import { computeLawFigure } from "./compute_law.ts";
+import { lawsOverTrainingFigure, trainingCurvesFigure } from "./training.ts";
+import { downstreamFigure } from "./downstream.ts";
 
 export interface ReleaseFigureOptions {
   /** Restarts of each Eq. (1) fit (default 500, the authors'). */
@@ -91,7 +90,7 @@ export function releaseFigures(
   if (want("residuals")) out.residuals = residualsFigure(residualData(main, { restarts, seed }));
   if (want("technique_comparison")) {
     out.technique_comparison = comparisonFigure(
-      compareTechniques(main, { resamples: opts.resamples ?? 200, seed }),
+      compareTechniques(main, { restarts, resamples: opts.resamples ?? 200, seed }),
     );
   }
   if (want("routing_frequency")) {

@@ -2,6 +2,7 @@
  * Shared look of the figures: the paper's colour-blind-safe palette (Okabe-Ito / Wong), fonts,
  * boxed axes with light grids, log2 expert-count ticks and model-size labels.
  */
+import { formatCount } from "../util/format.ts";
 
 /** Okabe-Ito colours: S-BASE blue, RL-R green, HASH orange, dense black; extras for our own runs. */
 export const COLORS: Record<string, string> = {
@@ -68,12 +69,7 @@ export function log2Axis(lo: number, hi: number, extra: Record<string, unknown> 
 }
 
 /** "15M", "1.3B", "870M"-style labels for parameter counts. */
-export function formatCount(n: number): string {
-  if (n >= 1e9) return `${+(n / 1e9).toPrecision(2)}B`;
-  if (n >= 1e6) return `${+(n / 1e6).toPrecision(n >= 1e8 ? 3 : 2)}M`;
-  if (n >= 1e3) return `${+(n / 1e3).toPrecision(2)}K`;
-  return String(n);
-}
+export { formatCount };
 
 /** Ticks for a log axis of parameter counts, labelled 5M, 25M, 1.3B... */
 export function countTicks(values: number[]): { tickvals: number[]; ticktext: string[] } {

@@ -1,4 +1,4 @@
-/** Quantities derived from a fitted Eq. (1) (NOTES.md laws 4-8). */
+/** Quantities derived from a fitted Eq. (1) (docs/paper.md, laws 4-8). */
 import { eq1Law, type Eq1Params } from "./eq1.ts";
 import { ehat } from "./saturate.ts";
 

@@ -91,7 +91,8 @@ export const eq1Law: SaturatingLaw<Eq1Params> = saturatingLaw<Eq1Params>(
 );
 
 /**
- * Generalised law (NOTES.md law 6, our definition): log L = a log F + b log Bhat + c log F log Bhat + d
+ * Generalised law (docs/paper.md, law 6; our definition):
+ *   log L = a log F + b log Bhat + c log F log Bhat + d
  * with F the forward FLOPs expressed in dense-parameter equivalents and B = P / F (see
  * `utilisationInputs`), Bhat the same saturating transform as Ehat with (B_start, B_max).
  */

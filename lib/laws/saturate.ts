@@ -1,5 +1,5 @@
 /**
- * The saturating transform of the authors' code (NOTES.md law 5):
+ * The saturating transform of the authors' code (docs/paper.md, law 5):
  *   1/Ehat = 1/(E - 1 + (1/E_start - 1/E_max)^-1) + 1/E_max
  * so Ehat(1) = E_start and Ehat -> E_max as E -> infinity. Used for E (Eq. 1) and for the
  * parameter utilisation B of the generalised law (Bhat).

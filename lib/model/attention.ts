@@ -12,8 +12,14 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { blasActive, sgemm } from "../backend/mod.ts";
-import { customOp, isHostBackend, type SaveFn, transpose2d } from "./ops.ts";
-import { hostTensor, hostView } from "./host.ts";
+import {
+  customOp,
+  hostTensor,
+  hostView,
+  isHostBackend,
+  type SaveFn,
+  transpose2d,
+} from "../nn/mod.ts";
 
 const masks = new Map<string, tf.Tensor2D>();
 
@@ -202,7 +208,7 @@ export function attentionReference(
 
 /**
  * Host implementation: plain 2-D matMuls per (sequence, head); operand layouts and the softmax
- * backward are written in JS straight into heap tensors (lib/model/host.ts), with no fresh JS
+ * backward are written in JS straight into heap tensors (lib/nn/host.ts), with no fresh JS
  * buffers. The probabilities P of each (sequence, head) are saved for the backward pass.
  */
 export function attentionHost(qkv: tf.Tensor2D, seqLen: number, heads: number): tf.Tensor2D {

@@ -1,4 +1,9 @@
-/** The routed transformer language model and its differentiable building blocks. */
+/**
+ * The routed transformer language model: the model (model.ts), routed FFNs (moe.ts: dispatch and
+ * capacity in dispatch.ts; the host, device and OpenBLAS paths in moe_host.ts, moe_device.ts,
+ * moe_blas.ts), attention (attention.ts) and the routers' read-back replay on webgpu
+ * (readback.ts). Its tensor building blocks (linear, gelu, layerNorm, ...) are lib/nn's.
+ */
 export {
   type ForwardOptions,
   type ForwardResult,
@@ -9,7 +14,8 @@ export {
   TransformerLM,
 } from "./model.ts";
 export { PendingRead, ReadCache, withReadCache } from "./readback.ts";
-export { type Dispatch, dispatch, expertCapacity, routedFfn } from "./moe.ts";
+export { type Dispatch, dispatch, expertCapacity } from "./dispatch.ts";
+export { routedFfn } from "./moe.ts";
 export {
   attentionBlas,
   attentionHost,
@@ -17,26 +23,3 @@ export {
   causalAttention,
   causalMask,
 } from "./attention.ts";
-export {
-  colSum,
-  crossEntropy,
-  embedding,
-  freshWeightRoute,
-  gelu,
-  geluBackward,
-  geluForward,
-  hostGatherRows,
-  isHostBackend,
-  layerNorm,
-  linear,
-  matMulFreshWeight,
-  matMulTransB,
-  setHostPathOverride,
-  startOpProfile,
-  stopGradient,
-  stopOpProfile,
-  transBRoute,
-  transpose2d,
-  weightGrad,
-} from "./ops.ts";
-export { hostColSum, hostTensor, hostTranspose2d, hostView } from "./host.ts";

@@ -24,11 +24,6 @@ import {
   routedBlocks,
   totalParameterCount,
 } from "../counting/mod.ts";
-import type { Router, RouterFactory, RouterMetrics, Routing } from "../routers/types.ts";
-import { Rng } from "../util/random.ts";
-import { causalAttention } from "./attention.ts";
-import { dispatch, expertCapacity, routedFfn } from "./moe.ts";
-import { PendingRead, ReadCache, withReadCache } from "./readback.ts";
 import {
   crossEntropy,
   embedding,
@@ -37,7 +32,19 @@ import {
   layerNorm,
   linear,
   stopGradient,
-} from "./ops.ts";
+} from "../nn/mod.ts";
+import {
+  isDenseRouter,
+  type Router,
+  type RouterFactory,
+  type RouterMetrics,
+  type Routing,
+} from "../routers/mod.ts";
+import { Rng } from "../util/random.ts";
+import { causalAttention } from "./attention.ts";
+import { dispatch, expertCapacity } from "./dispatch.ts";
+import { routedFfn } from "./moe.ts";
+import { PendingRead, ReadCache, withReadCache } from "./readback.ts";
 
 export interface ModelConfig {
   vocabSize: number;
@@ -104,15 +111,18 @@ export interface NamedVariable {
   auxiliary?: boolean;
 }
 
+type Matrix = tf.Variable<tf.Rank.R2>;
+type Vector = tf.Variable<tf.Rank.R1>;
+
 interface Block {
-  ln1g: tf.Variable;
-  ln1b: tf.Variable;
-  wqkv: tf.Variable; // [d, 3d]
-  wo: tf.Variable; // [d, d]
-  ln2g: tf.Variable;
-  ln2b: tf.Variable;
-  w1: tf.Variable[]; // per expert [d, 4d]
-  w2: tf.Variable[]; // per expert [4d, d]
+  ln1g: Vector; // [d]
+  ln1b: Vector; // [d]
+  wqkv: Matrix; // [d, 3d]
+  wo: Matrix; // [d, d]
+  ln2g: Vector; // [d]
+  ln2b: Vector; // [d]
+  w1: Matrix[]; // per expert [d, 4d]
+  w2: Matrix[]; // per expert [4d, d]
   router: Router | null;
   routedIndex: number;
 }
@@ -126,11 +136,11 @@ export class TransformerLM {
   readonly config: ModelConfig;
   readonly routedBlockIndices: number[];
   private readonly blocks: Block[] = [];
-  private readonly tokEmb: tf.Variable; // [V, d]
-  private readonly posEmb: tf.Variable; // [S, d]
-  private readonly lnfG: tf.Variable;
-  private readonly lnfB: tf.Variable;
-  private readonly wOut: tf.Variable; // [d, V]
+  private readonly tokEmb: Matrix; // [V, d]
+  private readonly posEmb: Matrix; // [S, d]
+  private readonly lnfG: Vector; // [d]
+  private readonly lnfB: Vector; // [d]
+  private readonly wOut: Matrix; // [d, V]
   private readonly named: NamedVariable[] = [];
 
   constructor(config: ModelConfig) {
@@ -140,10 +150,11 @@ export class TransformerLM {
     const std = 0.02, stdOut = 0.02 / Math.sqrt(2 * L);
     const mat = (name: string, r: number, c: number, s: number) =>
       this.add(name, tf.tensor2d(normalArray(rng, r * c, s), [r, c]), true);
-    const vec = (name: string, n: number, v: number) => this.add(name, tf.fill([n], v), false);
+    const vec = (name: string, n: number, v: number) =>
+      this.add(name, tf.fill([n], v) as tf.Tensor1D, false);
     this.tokEmb = mat("tok_emb", V, d, std);
     this.posEmb = mat("pos_emb", S, d, std);
-    const isDense = E === 1 && config.router.countingLabel === "Dense";
+    const isDense = E === 1 && isDenseRouter(config.router);
     this.routedBlockIndices = isDense ? [] : routedBlocks(L, config.routingFrequency);
     for (let i = 0; i < L; i++) {
       const routedIndex = this.routedBlockIndices.indexOf(i);
@@ -193,7 +204,7 @@ export class TransformerLM {
     this.wOut = mat("w_out", d, V, std);
   }
 
-  private add(name: string, init: tf.Tensor, decay: boolean): tf.Variable {
+  private add<R extends tf.Rank>(name: string, init: tf.Tensor<R>, decay: boolean): tf.Variable<R> {
     const v = tf.variable(init, true);
     init.dispose();
     this.named.push({ name, variable: v, decay });
@@ -216,7 +227,7 @@ export class TransformerLM {
       experts: c.experts,
       routingFrequency: c.routingFrequency,
       k: c.k,
-      router: c.router.countingLabel ?? "custom",
+      router: c.router.label,
       vocabSize: c.vocabSize,
       seqLen: c.seqLen,
       positional: "absolute",
@@ -326,21 +337,21 @@ export class TransformerLM {
     }
     // x [T, d]
     let x = tf.add(
-      embedding(this.tokEmb as unknown as tf.Tensor2D, ids),
-      embedding(this.posEmb as unknown as tf.Tensor2D, pos),
+      embedding(this.tokEmb, ids),
+      embedding(this.posEmb, pos),
     ) as tf.Tensor2D;
     const routing: LayerRouting[] = [];
     const policy: ((tl: tf.Tensor1D) => tf.Scalar)[] = [];
     let aux: tf.Scalar | null = null;
     for (let i = 0; i < this.blocks.length; i++) {
       const blk = this.blocks[i];
-      const a = layerNorm(x, blk.ln1g as tf.Tensor1D, blk.ln1b as tf.Tensor1D); // [T, d]
-      const qkv = linear(a, blk.wqkv as tf.Tensor2D); // [T, 3d]
+      const a = layerNorm(x, blk.ln1g, blk.ln1b); // [T, d]
+      const qkv = linear(a, blk.wqkv); // [T, 3d]
       const ctx = causalAttention(qkv, S, heads); // [T, d]
-      x = tf.add(x, linear(ctx, blk.wo as tf.Tensor2D));
-      const f = layerNorm(x, blk.ln2g as tf.Tensor1D, blk.ln2b as tf.Tensor1D); // [T, d]
+      x = tf.add(x, linear(ctx, blk.wo)); // [T, d]
+      const f = layerNorm(x, blk.ln2g, blk.ln2b); // [T, d]
       if (!blk.router) {
-        x = tf.add(x, linear(gelu(linear(f, blk.w1[0] as tf.Tensor2D)), blk.w2[0] as tf.Tensor2D));
+        x = tf.add(x, linear(gelu(linear(f, blk.w1[0])), blk.w2[0])); // [T, d]
         continue;
       }
       const E = blk.w1.length;
@@ -353,7 +364,7 @@ export class TransformerLM {
         } catch (e) {
           if (isHostBackend()) throw e;
           throw new Error(
-            `router "${router.name}" failed on the ${tf.getBackend()} backend, which cannot read ` +
+            `router "${this.config.router.id}" failed on the ${tf.getBackend()} backend, which cannot read ` +
               `tensors synchronously: run the pass through forwardAsync and pass its reads ` +
               `(${(e as Error).message})`,
           );
@@ -380,8 +391,8 @@ export class TransformerLM {
       const y = routedFfn(
         f,
         r.combine ?? null,
-        blk.w1 as tf.Tensor2D[],
-        blk.w2 as tf.Tensor2D[],
+        blk.w1,
+        blk.w2,
         disp,
         k,
       ); // [T, d]
@@ -402,8 +413,8 @@ export class TransformerLM {
       }
     }
     if (routingOnly) return null;
-    const hf = layerNorm(x, this.lnfG as tf.Tensor1D, this.lnfB as tf.Tensor1D);
-    const logits = linear(hf, this.wOut as tf.Tensor2D); // [T, V]
+    const hf = layerNorm(x, this.lnfG, this.lnfB); // [T, d]
+    const logits = linear(hf, this.wOut); // [T, V]
     const tokenLoss = crossEntropy(logits, targets); // [T]
     const loss = tf.mean(tokenLoss) as tf.Scalar;
     let objective = aux ? tf.add(loss, aux) as tf.Scalar : loss;

@@ -23,3 +23,4 @@ export {
   runNotebooks,
   type RunOptions,
 } from "./runner.ts";
+export { notebookModule, typecheckNotebooks } from "./typecheck.ts";

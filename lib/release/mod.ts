@@ -37,9 +37,9 @@ export { loadRelease, parseRelease } from "./load.ts";
 export {
   assertTechnique,
   finalSteps,
-  type FitData,
   fitData,
   mainSweep,
+  type ReleaseFitData,
   routingFrequencySweep,
   type SeedPolicy,
   topKSweep,

@@ -65,6 +65,5 @@ export const ROUTER_TYPES = ["Dense", "S-Base", "RL-R", "Hash"] as const;
 export type Technique = "S-Base" | "RL-R" | "Hash";
 export const TECHNIQUES: readonly Technique[] = ["S-Base", "RL-R", "Hash"];
 
-/** Batch and sequence length of every run in the release (Section 2 of the paper). */
-export const RELEASE_BATCH = 256;
-export const RELEASE_SEQ_LEN = 2048;
+/** Batch and sequence length of every run in the release (defined in lib/counting). */
+export { RELEASE_BATCH, RELEASE_SEQ_LEN } from "../counting/mod.ts";

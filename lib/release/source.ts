@@ -7,8 +7,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { defaultCacheDir } from "../util/cache_dir.ts";
 import { RELEASE, RELEASE_URL } from "./schema.ts";
+
+export { defaultCacheDir };
 
 export interface ResolveOptions {
   /** Explicit file (a `--curves PATH` flag). Wins over everything. */
@@ -31,12 +33,6 @@ const FILE_NAME = "curves.csv.gz";
 function env(name: string): string | undefined {
   const v = process.env[name];
   return v === undefined || v === "" ? undefined : v;
-}
-
-/** Default cache folder: `data/cache` at the repository root (two levels above this file). */
-export function defaultCacheDir(): string {
-  return env("ROUTING_CACHE_DIR") ??
-    fileURLToPath(new URL("../../data/cache/", import.meta.url));
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

@@ -209,7 +209,11 @@ export function trainingCurves(df: pl.DataFrame): pl.DataFrame {
   ).sort(["hyper_id", "step"]);
 }
 
-export interface FitData {
+/**
+ * One sweep's rows as plain arrays, N, E and loss always: a lib/fit FitData as it is, with the
+ * other columns kept for grouping and figures.
+ */
+export interface ReleaseFitData {
   N: number[];
   E: number[];
   loss: number[];
@@ -224,7 +228,7 @@ export interface FitData {
  * Plain arrays for the fitters. Needs columns N, E, loss (F, P, R, technique, hyper_id copied
  * when present). Throws if any N, E or loss is missing, not finite or not positive.
  */
-export function fitData(frame: pl.DataFrame): FitData {
+export function fitData(frame: pl.DataFrame): ReleaseFitData {
   requireColumns(frame, ["N", "E", "loss"], "fitData");
   const num = (c: string): number[] => {
     const v = frame.getColumn(c).toArray() as (number | bigint | null)[];
@@ -239,7 +243,7 @@ export function fitData(frame: pl.DataFrame): FitData {
       return n;
     });
   };
-  const out: FitData = { N: num("N"), E: num("E"), loss: num("loss") };
+  const out: ReleaseFitData = { N: num("N"), E: num("E"), loss: num("loss") };
   if (frame.columns.includes("F")) out.F = num("F");
   if (frame.columns.includes("P")) out.P = num("P");
   if (frame.columns.includes("R")) out.R = num("R");

@@ -1,29 +1,51 @@
 /**
  * The paper's qualitative claims, checked by simple rules on any main-sweep frame (columns
- * technique, N, E, loss; dense rows as E = 1) and its Analysis. The same rules run on the release
- * and on our runs, so the report's conclusions come from the numbers, not from typed-in text.
+ * technique, N, E, loss; dense rows as E = 1; run_id where runs repeat over seeds) and its
+ * Analysis. The same rules run on the release and on our runs, so the report's conclusions come
+ * from the numbers, not from typed-in text. Every "beats", "falls" and ordering is judged against
+ * the seed spread measured in the same frame (lib/analysis/seed_spread.ts).
  */
 import type pl from "nodejs-polars";
-import type { Analysis } from "../analysis/mod.ts";
+import {
+  type Analysis,
+  compareCells,
+  type Comparison,
+  type Difference,
+  type SeedSpread,
+  seedSpread,
+  SPREAD_MULTIPLE,
+  spreadWords,
+} from "../analysis/mod.ts";
 import { displayName } from "../figures/mod.ts";
 
 /** "holds": true for every technique; "partly": for some; "fails": for none. */
 export type Verdict = "holds" | "partly" | "fails" | "n/a";
 
 export interface ClaimCheck {
-  id: "routing_helps" | "c_positive" | "eq1_beats_separable" | "technique_order";
+  id:
+    | "routing_helps"
+    | "dense_scales"
+    | "loss_falls_with_E"
+    | "c_positive"
+    | "eq1_beats_separable"
+    | "technique_order";
   claim: string;
   verdict: Verdict;
   /** One line per technique (or one line for the order), with the numbers behind the verdict. */
   details: string[];
   /** For the order: techniques best first by mean routed loss on the shared (N, E) grid. */
   order?: string[];
-  /** For routing_helps: mean loss gain of routed runs over dense, nats, per technique. */
+  /** For the order: whether each consecutive pair of `order` stands apart beyond the spread. */
+  separated?: boolean[];
+  /** For the order: the same at E >= 16, where there are such points. */
+  orderLargeE?: string[];
+  /** For routing_helps: mean loss gain of routed configurations over dense, nats, per technique. */
   meanGain?: Record<string, number>;
+  /** For routing_helps: configurations lower than dense, level with it, higher, per technique. */
+  counts?: Record<string, Record<Difference, number>>;
+  /** For routing_helps: the seed spread the verdicts were judged against (none: raw signs). */
+  spread?: SeedSpread;
 }
-
-/** Gains of routing below this many nats count as run-to-run noise at tiny scale. */
-export const NOISE_NATS = 0.05;
 
 /**
  * Techniques whose Eq. (1) fit is degenerate: E_start below 1 or E_max not above E_start (the
@@ -48,6 +70,8 @@ interface Run {
   N: number;
   E: number;
   loss: number;
+  /** The run's identity, so that a dense run shared by every technique counts once. */
+  id: string;
 }
 
 function rowsOf(frame: pl.DataFrame): Run[] {
@@ -59,12 +83,52 @@ function rowsOf(frame: pl.DataFrame): Run[] {
       );
     }
   }
-  return (frame.toRecords() as Record<string, unknown>[]).map((r) => ({
+  return (frame.toRecords() as Record<string, unknown>[]).map((r, i) => ({
     technique: String(r.technique),
     N: Number(r.N),
     E: Number(r.E),
     loss: Number(r.loss),
+    // A frame repeats each dense run once per technique: its id must collapse the copies.
+    id: r.run_id != null
+      ? String(r.run_id)
+      : r.hyper_id != null
+      ? `hyper${r.hyper_id}`
+      : Number(r.E) === 1
+      ? `dense|${r.N}|${r.seed}|${r.loss}`
+      : `row${i}`,
   })).filter((r) => Number.isFinite(r.loss));
+}
+
+/** The configuration a run belongs to: dense runs form one cell per N, shared by all techniques. */
+const cellOf = (r: { technique: string; N: number; E: number }) =>
+  r.E === 1 ? `Dense|${r.N}|1` : `${r.technique}|${r.N}|${r.E}`;
+
+/**
+ * The seed spread of a main-sweep frame: the pooled standard deviation over every configuration
+ * run with two or more seeds (dense runs counted once, not once per technique).
+ */
+export function frameSeedSpread(frame: pl.DataFrame): SeedSpread | undefined {
+  const seen = new Set<string>();
+  const runs = rowsOf(frame).filter((r) => {
+    const key = r.E === 1 ? r.id : `${r.technique}|${r.id}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return seedSpread(runs.map((r) => ({ cell: cellOf(r), loss: r.loss })));
+}
+
+/** Losses per cell (all seeds) of a frame's rows. */
+function cells(rows: Run[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const cell = cellOf(r);
+    if (seen.has(`${cell}|${r.id}`)) continue;
+    seen.add(`${cell}|${r.id}`);
+    out.set(cell, [...(out.get(cell) ?? []), r.loss]);
+  }
+  return out;
 }
 
 function verdictOf(oks: boolean[]): Verdict {
@@ -73,90 +137,254 @@ function verdictOf(oks: boolean[]): Verdict {
   return n === oks.length ? "holds" : n > 0 ? "partly" : "fails";
 }
 
-const meanGain_ = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const p3 = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : String(x));
 const e2 = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
+const signed = (x: number) => `${x >= 0 ? "+" : ""}${p3(x)}`;
 
-/** Mean of each technique's routed losses over the (N, E) points every technique has. */
-export function techniqueOrder(
-  frame: pl.DataFrame,
-): { order: string[]; mean: number[]; points: number } {
-  const rows = rowsOf(frame).filter((r) => r.E > 1);
-  const techs = [...new Set(rows.map((r) => r.technique))];
-  const key = (r: Run) => `${r.N}|${r.E}`;
-  const byTech = new Map(techs.map((t) => [t, new Map<string, number[]>()]));
-  for (const r of rows) {
-    const m = byTech.get(r.technique)!;
-    const k = key(r);
-    m.set(k, [...(m.get(k) ?? []), r.loss]);
-  }
-  const shared = [...(byTech.get(techs[0])?.keys() ?? [])].filter((k) =>
-    techs.every((t) => byTech.get(t)!.has(k))
-  );
-  const mean = techs.map((t) => {
-    const m = byTech.get(t)!;
-    let s = 0;
-    for (const k of shared) {
-      const ls = m.get(k)!;
-      s += ls.reduce((a, b) => a + b, 0) / ls.length;
-    }
-    return shared.length ? s / shared.length : NaN;
-  });
-  const idx = techs.map((_, i) => i).sort((a, b) => mean[a] - mean[b]);
-  return { order: idx.map((i) => techs[i]), mean: idx.map((i) => mean[i]), points: shared.length };
+/** Counts of comparisons by verdict, e.g. "12 beyond the spread, 3 level, 0 worse". */
+function tally(cs: Comparison[], words = ["lower", "level", "higher"]): string {
+  const n = (v: Difference) => cs.filter((c) => c.verdict === v).length;
+  return `${n("lower")} ${words[0]}, ${n("level")} ${words[1]}, ${n("higher")} ${words[2]}`;
+}
+
+/** One routed configuration against the dense one of its size (a row of the per-router table). */
+export interface GainRow {
+  technique: string;
+  N: number;
+  E: number;
+  seeds: number;
+  loss: number;
+  dense: number;
+  /** Dense loss minus routed loss (nats): positive when routing helps. */
+  gain: number;
+  /** The smallest gain that counts against the seed spread (0 without one). */
+  threshold: number;
+  verdict: "beats dense" | "level" | "worse";
 }
 
 /**
- * The four claims the issue asks about: routing lowers the loss at every size; c > 0 (routing's
- * gain shrinks as N grows); Eq. (1) fits better than the separable law; the order of the
- * techniques. `frame` is the main sweep the Analysis was fitted on.
+ * The per-router table: every routed (technique, N, E) configuration's mean loss against the
+ * dense mean of its size, with the threshold the seed spread sets (measured in the frame unless
+ * given; null for raw signs).
  */
-export function checkClaims(frame: pl.DataFrame, analysis: Analysis): ClaimCheck[] {
+export function gainTable(frame: pl.DataFrame, spread?: SeedSpread | null): GainRow[] {
+  const s = spread === undefined ? frameSeedSpread(frame) : spread ?? undefined;
   const rows = rowsOf(frame);
+  const byCell = cells(rows);
+  const keys = [...new Set(rows.filter((r) => r.E > 1).map((r) => `${r.technique}|${r.N}|${r.E}`))];
+  const out: GainRow[] = [];
+  for (const key of keys) {
+    const [technique, N, E] = [
+      key.split("|")[0],
+      Number(key.split("|")[1]),
+      Number(key.split("|")[2]),
+    ];
+    const dense = byCell.get(`Dense|${N}|1`);
+    if (!dense) continue;
+    const mine = byCell.get(key)!;
+    const c = compareCells(mine, dense, s);
+    out.push({
+      technique,
+      N,
+      E,
+      seeds: mine.length,
+      loss: mean(mine),
+      dense: mean(dense),
+      gain: c.gain,
+      threshold: c.threshold,
+      verdict: c.verdict === "lower" ? "beats dense" : c.verdict === "level" ? "level" : "worse",
+    });
+  }
+  return out.sort((a, b) => a.technique.localeCompare(b.technique) || a.N - b.N || a.E - b.E);
+}
+
+/**
+ * Each technique's mean routed loss over the (N, E) points every technique has (with E >= minE),
+ * best first, and every pair's ordering judged against the seed spread: a pair counts as ordered
+ * when its mean difference over the shared points exceeds twice the standard deviation of that
+ * difference (sd * sqrt(2 / points) for one seed a point; 0 without a spread).
+ */
+export function techniqueOrder(
+  frame: pl.DataFrame,
+  opts: { minE?: number; spread?: SeedSpread } = {},
+): {
+  order: string[];
+  mean: number[];
+  points: number;
+  /** Consecutive pairs of `order`: whether the better one is ahead beyond the spread. */
+  separated: boolean[];
+} {
+  const rows = rowsOf(frame).filter((r) => r.E > 1 && r.E >= (opts.minE ?? 2));
+  const techs = [...new Set(rows.map((r) => r.technique))];
+  const byCell = cells(rows);
+  const key = (t: string, k: string) => `${t}|${k}`;
+  const points = [...new Set(rows.map((r) => `${r.N}|${r.E}`))].filter((k) =>
+    techs.every((t) => byCell.has(key(t, k)))
+  );
+  // Per technique: the mean over points of its cell means, and the variance of that mean.
+  const stats = techs.map((t) => {
+    const ms = points.map((k) => mean(byCell.get(key(t, k))!));
+    const v = points.reduce((s, k) => s + 1 / byCell.get(key(t, k))!.length, 0) /
+      Math.max(1, points.length) ** 2;
+    return { t, m: points.length ? mean(ms) : NaN, v };
+  }).sort((a, b) => a.m - b.m);
+  const sd = opts.spread?.sd ?? 0;
+  const separated = stats.slice(1).map((s, i) =>
+    s.m - stats[i].m > SPREAD_MULTIPLE * sd * Math.sqrt(s.v + stats[i].v)
+  );
+  return {
+    order: stats.map((s) => s.t),
+    mean: stats.map((s) => s.m),
+    points: points.length,
+    separated,
+  };
+}
+
+/** An order in words, "<" where a pair stands beyond the spread and "~" where it does not. */
+export function orderWords(o: { order: string[]; mean: number[]; separated: boolean[] }): string {
+  return o.order.map((t, i) =>
+    `${i === 0 ? "" : o.separated[i - 1] ? " < " : " ~ "}${displayName(t)} ${p3(o.mean[i])}`
+  ).join("");
+}
+
+/**
+ * The paper's claims, each judged against the seed spread measured in the same frame (see
+ * lib/analysis/seed_spread.ts): routing lowers the loss at every size; dense loss falls with size;
+ * loss falls with E; c > 0 (routing's gain shrinks as N grows); Eq. (1) fits better than the
+ * separable law; the order of the techniques, over all E and at E >= 16. `frame` is the main
+ * sweep the Analysis was fitted on; the spread defaults to the one measured in it.
+ */
+export function checkClaims(
+  frame: pl.DataFrame,
+  analysis: Analysis,
+  opts: { spread?: SeedSpread | null } = {},
+): ClaimCheck[] {
+  // null: judge raw signs (e.g. to show what the spread changes); absent: measure it here.
+  const spread = opts.spread === undefined ? frameSeedSpread(frame) : opts.spread ?? undefined;
+  const rows = rowsOf(frame);
+  const byCell = cells(rows);
   const techs = Object.keys(analysis.techniques);
+  const Ns = [...new Set(rows.map((r) => r.N))].sort((a, b) => a - b);
+  const rule = spreadWords(spread);
   const out: ClaimCheck[] = [];
 
-  // 1. Each routed run against the dense run(s) of its size (mean when several seeds).
+  // 1. Each routed configuration against the dense configuration of its size.
   {
     const oks: boolean[] = [];
     const details: string[] = [];
     const gainBy: Record<string, number> = {};
+    const countsBy: Record<string, Record<Difference, number>> = {};
     for (const t of techs) {
-      const mine = rows.filter((r) => r.technique === t);
-      const denseAt = new Map<number, number[]>();
-      for (const r of mine.filter((r) => r.E === 1)) {
-        denseAt.set(r.N, [...(denseAt.get(r.N) ?? []), r.loss]);
+      const cs: Comparison[] = [];
+      const sizesAll: number[] = [];
+      for (const N of Ns) {
+        const dense = byCell.get(`Dense|${N}|1`);
+        const Es = [
+          ...new Set(
+            rows.filter((r) => r.technique === t && r.N === N && r.E > 1)
+              .map((r) => r.E),
+          ),
+        ].sort((a, b) => a - b);
+        if (!dense || Es.length === 0) continue;
+        const here = Es.map((E) => compareCells(byCell.get(`${t}|${N}|${E}`)!, dense, spread));
+        if (here.every((c) => c.verdict === "lower")) sizesAll.push(N);
+        cs.push(...here);
       }
-      const routed = mine.filter((r) => r.E > 1 && denseAt.has(r.N));
-      const dense = (N: number) => {
-        const ls = denseAt.get(N)!;
-        return ls.reduce((a, b) => a + b, 0) / ls.length;
+      gainBy[t] = mean(cs.map((c) => c.gain));
+      countsBy[t] = {
+        lower: cs.filter((c) => c.verdict === "lower").length,
+        level: cs.filter((c) => c.verdict === "level").length,
+        higher: cs.filter((c) => c.verdict === "higher").length,
       };
-      const better = routed.filter((r) => r.loss < dense(r.N));
-      const sizes = [...new Set(routed.map((r) => r.N))].sort((a, b) => a - b);
-      const allAt = sizes.filter((N) =>
-        routed.filter((r) => r.N === N).every((r) => r.loss < dense(N))
-      );
-      const gains = routed.map((r) => dense(r.N) - r.loss);
-      const meanGain = gains.reduce((a, b) => a + b, 0) / Math.max(1, gains.length);
-      gainBy[t] = meanGain_(gains);
-      oks.push(routed.length > 0 && better.length === routed.length);
+      oks.push(cs.length > 0 && cs.every((c) => c.verdict === "lower"));
+      const sizes = new Set(cs.length ? Ns.filter((N) => byCell.has(`Dense|${N}|1`)) : []);
       details.push(
-        `${displayName(t)}: ${better.length}/${routed.length} routed runs beat the dense run of ` +
-          `their size; every E beats dense at ${allAt.length}/${sizes.length} sizes; mean gain ` +
-          `${p3(meanGain)} nats`,
+        `${displayName(t)}: of ${cs.length} routed configurations against the dense one of ` +
+          `their size: ${tally(cs, ["beat it", "level with it", "worse"])}` +
+          (spread ? " (beyond the seed spread)" : " (raw signs)") +
+          `; every E beats dense at ${sizesAll.length}/${sizes.size} sizes; mean gain ` +
+          `${p3(gainBy[t])} nats (gain range ${p3(Math.min(...cs.map((c) => c.gain)))} to ` +
+          `${p3(Math.max(...cs.map((c) => c.gain)))})`,
       );
     }
     out.push({
       id: "routing_helps",
       claim: "Routing lowers the loss at every model size and expert count",
       verdict: verdictOf(oks),
-      details,
+      details: [...details, `Rule: ${rule}.`],
       meanGain: gainBy,
+      counts: countsBy,
+      spread,
     });
   }
 
-  // 2. c > 0, with the bootstrap interval when there is one.
+  // 2. Dense loss falls with every step up in size.
+  {
+    const dense = Ns.filter((N) => byCell.has(`Dense|${N}|1`));
+    const steps = dense.slice(1).map((N, i) =>
+      compareCells(byCell.get(`Dense|${N}|1`)!, byCell.get(`Dense|${dense[i]}|1`)!, spread)
+    );
+    out.push({
+      id: "dense_scales",
+      claim: "Dense loss falls with every step up in model size",
+      verdict: steps.length === 0
+        ? "n/a"
+        : steps.every((c) => c.verdict === "lower")
+        ? "holds"
+        : steps.some((c) => c.verdict === "lower")
+        ? "partly"
+        : "fails",
+      details: [
+        `dense losses by N: ${
+          dense.map((N) => `${e2(N)}: ${p3(mean(byCell.get(`Dense|${N}|1`)!))}`).join(", ")
+        }; steps up in size: ${tally(steps, ["lower", "level", "higher"])}` +
+        (spread ? " (beyond the seed spread)" : " (raw signs)"),
+      ],
+    });
+  }
+
+  // 3. Loss falls with E: at each size, the largest E beats the smallest, and no step up in E
+  //    raises the loss beyond the spread.
+  {
+    const oks: boolean[] = [];
+    const details: string[] = [];
+    for (const t of techs) {
+      const perSize: string[] = [];
+      let good = 0, sizes = 0;
+      for (const N of Ns) {
+        const Es = [
+          1,
+          ...new Set(
+            rows.filter((r) => r.technique === t && r.N === N && r.E > 1)
+              .map((r) => r.E),
+          ),
+        ].sort((a, b) => a - b).filter((E) => byCell.has(cellOf({ technique: t, N, E })));
+        if (Es.length < 3) continue;
+        sizes += 1;
+        const get = (E: number) => byCell.get(cellOf({ technique: t, N, E }))!;
+        const steps = Es.slice(1).map((E, i) => compareCells(get(E), get(Es[i]), spread));
+        const span = compareCells(get(Es[Es.length - 1]), get(Es[1]), spread);
+        const ok = span.verdict === "lower" && steps.every((c) => c.verdict !== "higher");
+        if (ok) good += 1;
+        perSize.push(
+          `N ${e2(N)}: E ${Es[1]} -> ${Es[Es.length - 1]} ${signed(-span.gain)} nats ` +
+            `(${span.verdict === "lower" ? "lower" : span.verdict}); steps up in E ` +
+            tally(steps, ["lower", "level", "higher"]),
+        );
+      }
+      oks.push(sizes > 0 && good === sizes);
+      details.push(`${displayName(t)}: falls at ${good}/${sizes} sizes; ${perSize.join("; ")}`);
+    }
+    out.push({
+      id: "loss_falls_with_E",
+      claim: "Loss falls as experts are added, at every size",
+      verdict: verdictOf(oks),
+      details,
+    });
+  }
+
+  // 4. c > 0, with the bootstrap interval when there is one.
   {
     const oks: boolean[] = [];
     const details: string[] = [];
@@ -187,7 +415,7 @@ export function checkClaims(frame: pl.DataFrame, analysis: Analysis): ClaimCheck
     });
   }
 
-  // 3. Eq. (1) against the separable law: in-sample MSE, and held out when there is a check.
+  // 5. Eq. (1) against the separable law: in-sample MSE, and held out when there is a check.
   {
     const oks: boolean[] = [];
     const details: string[] = [];
@@ -217,62 +445,76 @@ export function checkClaims(frame: pl.DataFrame, analysis: Analysis): ClaimCheck
     });
   }
 
-  // 4. Order of the techniques by mean routed loss on the shared grid.
+  // 6. Order of the techniques by mean routed loss on the shared grid, over all E and at E >= 16
+  //    (where the paper's techniques separate most).
   {
-    const o = techniqueOrder(frame);
+    const all = techniqueOrder(frame, { spread });
+    const large = techniqueOrder(frame, { spread, minE: 16 });
     out.push({
       id: "technique_order",
       claim: "Order of the techniques (mean routed loss on the (N, E) points all share)",
       verdict: "n/a",
       details: [
-        o.order.map((t, i) => `${displayName(t)} ${p3(o.mean[i])}`).join(" < ") +
-        ` (best first, over ${o.points} shared points)`,
+        `all E: ${orderWords(all)} (best first, over ${all.points} shared points; "<" beyond ` +
+        `the seed spread, "~" within it)`,
+        ...(large.points > 0
+          ? [`E >= 16: ${orderWords(large)} (over ${large.points} shared points)`]
+          : []),
       ],
-      order: o.order,
+      order: all.order,
+      separated: all.separated,
+      orderLargeE: large.points > 0 ? large.order : undefined,
     });
   }
   return out;
 }
 
-/** Routing's mean gain per technique in words: helps, within noise, or hurts (beyond noise). */
-function gainWords(gain: Record<string, number>): string {
-  const groups: Record<string, string[]> = { helps: [], noise: [], hurts: [] };
-  for (const [t, g] of Object.entries(gain)) {
-    const k = g > NOISE_NATS ? "helps" : g < -NOISE_NATS ? "hurts" : "noise";
-    groups[k].push(`${displayName(t)} ${g >= 0 ? "+" : ""}${p3(g)}`);
-  }
-  const parts: string[] = [];
-  if (groups.helps.length) {
-    parts.push(`on average routing helps ${groups.helps.join(", ")} nats`);
-  }
-  if (groups.noise.length) {
-    parts.push(
-      `${groups.noise.join(", ")} nats is within the ~${NOISE_NATS}-nat noise of single-seed runs`,
-    );
-  }
-  if (groups.hurts.length) {
-    parts.push(
-      `routing hurts ${groups.hurts.join(", ")} nats, beyond noise (at this scale and ` +
-        `budget that router costs more than it gives)`,
-    );
-  }
-  return parts.length ? `Mean gain over dense: ${parts.join("; ")}.` : "";
+/** Routing against dense per technique, in words: how many configurations beat it beyond the spread. */
+function gainWords(c: ClaimCheck): string {
+  const parts = Object.entries(c.counts ?? {}).map(([t, n]) =>
+    `${displayName(t)} ${n.lower} beat dense, ${n.level} level, ${n.higher} worse ` +
+    `(mean gain ${signed(c.meanGain?.[t] ?? NaN)} nats)`
+  );
+  const rule = c.spread
+    ? `beyond ${SPREAD_MULTIPLE} sd of the difference, seed sd ${
+      c.spread.sd.toPrecision(2)
+    } nats ` +
+      `measured in the same sweep`
+    : "raw signs: no seed spread was measured";
+  return parts.length ? `Against dense (${rule}): ${parts.join("; ")}.` : "";
 }
 
-/** How two orders compare, in words: "same order", or which pairs are swapped. */
-export function compareOrders(ours: string[], theirs: string[]): { same: boolean; text: string } {
+/**
+ * How two orders compare, in words: "the same order", or which pairs are swapped. With
+ * `separated` (ours' consecutive pairs beyond the seed spread), a swapped pair whose gap is within
+ * the spread is reported as unresolved rather than as a different order.
+ */
+export function compareOrders(
+  ours: string[],
+  theirs: string[],
+  separated?: boolean[],
+): { same: boolean; text: string } {
   const common = ours.filter((t) => theirs.includes(t));
-  const swapped: string[] = [];
+  const apart = (a: string, b: string) => {
+    if (!separated) return true;
+    const [i, j] = [ours.indexOf(a), ours.indexOf(b)].sort((x, y) => x - y);
+    return separated.slice(i, j).some(Boolean);
+  };
+  const swapped: string[] = [], unresolved: string[] = [];
   for (let i = 0; i < common.length; i++) {
     for (let j = i + 1; j < common.length; j++) {
       if (theirs.indexOf(common[i]) > theirs.indexOf(common[j])) {
-        swapped.push(`${displayName(common[i])} ahead of ${displayName(common[j])}`);
+        const pair = `${displayName(common[i])} ahead of ${displayName(common[j])}`;
+        (apart(common[i], common[j]) ? swapped : unresolved).push(pair);
       }
     }
   }
+  const within = unresolved.length
+    ? `; ${unresolved.join("; ")} only within the seed spread (unresolved)`
+    : "";
   return swapped.length === 0
-    ? { same: true, text: "the same order" }
-    : { same: false, text: `a different order (${swapped.join("; ")})` };
+    ? { same: unresolved.length === 0, text: `the same order${within}` }
+    : { same: false, text: `a different order (${swapped.join("; ")})${within}` };
 }
 
 const VERDICT_WORDS: Record<Verdict, string> = {
@@ -284,6 +526,14 @@ const VERDICT_WORDS: Record<Verdict, string> = {
 
 export function verdictWords(v: Verdict): string {
   return VERDICT_WORDS[v];
+}
+
+/** Claims as plain text: each claim with its verdict, then the numbers behind it. */
+export function claimsText(claims: ClaimCheck[]): string {
+  return claims.map((c) =>
+    `${c.claim}${c.verdict === "n/a" ? "" : `: ${verdictWords(c.verdict)}`}\n` +
+    c.details.map((d) => `  - ${d}`).join("\n")
+  ).join("\n");
 }
 
 /**
@@ -303,12 +553,39 @@ export function carryOver(
     const [r, o] = both("routing_helps");
     out.push(
       o.verdict === "holds"
-        ? `Routing lowered the loss of every routed run below the dense run of its size in our ` +
-          `sweep, as in the release (${verdictWords(r.verdict)} there): this carries over.`
+        ? `Routing lowered the loss of every routed configuration below the dense run of its ` +
+          `size in our sweep, each beyond ${
+            o.spread ? "twice the seed spread measured in the same sweep" : "zero (raw signs)"
+          }, as in the release (${verdictWords(r.verdict)} there): this carries over.`
         : `Routing lowered the loss at every size in our sweep for ${
           o.verdict === "partly" ? "some techniques only" : "no technique"
-        } (release: ${verdictWords(r.verdict)}). ` + gainWords(o.meanGain ?? {}),
+        } (release: ${verdictWords(r.verdict)}). ` + gainWords(o),
     );
+  }
+  {
+    const o = get(ours, "dense_scales");
+    if (o.verdict !== "n/a") {
+      out.push(
+        o.verdict === "holds"
+          ? `Our dense loss falls with every step up in size, beyond the seed spread.`
+          : `Our dense loss does not fall beyond the seed spread at every step up in size ` +
+            `(${o.details[0]}): the budget is too small for the larger models to pull ahead.`,
+      );
+    }
+  }
+  {
+    const [r, o] = both("loss_falls_with_E");
+    if (o.verdict !== "n/a") {
+      out.push(
+        `Adding experts lowers the loss at every size ${
+          o.verdict === "holds"
+            ? "for every technique"
+            : o.verdict === "partly"
+            ? "for some techniques only"
+            : "for no technique"
+        } in our runs (release: ${verdictWords(r.verdict)}).`,
+      );
+    }
   }
   {
     const [r, o] = both("c_positive");
@@ -350,14 +627,13 @@ export function carryOver(
   }
   {
     const [r, o] = both("technique_order");
-    const cmp = compareOrders(o.order ?? [], r.order ?? []);
+    const cmp = compareOrders(o.order ?? [], r.order ?? [], o.separated);
     out.push(
-      `By mean routed loss our techniques rank ${
-        (o.order ?? []).map(displayName).join(" < ")
-      } (best first), the release ${(r.order ?? []).map(displayName).join(" < ")}: ` +
+      `By mean routed loss our techniques rank ${o.details[0].replace(/^all E: /, "")}; the ` +
+        `release ${(r.order ?? []).map(displayName).join(" < ")}: ` +
         (cmp.same
-          ? "the same order, so it carries over."
-          : `${cmp.text}; the paper's order is a large-budget result and does not carry over here.`),
+          ? "the same order, beyond the seed spread, so it carries over."
+          : `${cmp.text}; the paper's order is a large-budget result.`),
     );
   }
   return out;

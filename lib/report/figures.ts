@@ -4,21 +4,23 @@
  * drawn from the runs at hand (e.g. too few sizes) is reported as skipped, not fatal.
  */
 import pl from "nodejs-polars";
-import type { Analysis } from "../analysis/mod.ts";
+import {
+  type Analysis,
+  type ComparisonRow,
+  paperComparison,
+  residualData,
+  slopeData,
+} from "../analysis/mod.ts";
 import type { PlotlyFigure } from "../export/mod.ts";
 import {
   comparisonFigure,
-  type ComparisonRow,
   fig1a,
   fig1b,
   fig1c,
   type Fits,
   lossVsExpertsPanels,
   modelSizes,
-  PAPER_FITS,
-  residualData,
   residualsFigure,
-  slopeData,
   slopesFigure,
   trainingCurvesFigure,
 } from "../figures/mod.ts";
@@ -34,17 +36,9 @@ export function fitsOf(a: Analysis): Fits {
   return Object.fromEntries(Object.entries(a.techniques).map(([t, r]) => [t, r.eq1.params]));
 }
 
-/** lib/figures' comparison rows from an Analysis (no refitting: its fits and intervals). */
+/** The comparison rows of an Analysis (no refitting: its fits and intervals): paperComparison. */
 export function comparisonRowsOf(a: Analysis): ComparisonRow[] {
-  return Object.entries(a.techniques).map(([t, r]) => ({
-    technique: t,
-    fit: r.eq1.params,
-    N_cutoff: r.eq1.N_cutoff,
-    intervals: r.eq1.ci95 ?? {},
-    paper: (PAPER_FITS as Record<string, Fits[string] | undefined>)[t],
-    resamples: a.options.bootstrap,
-    rmse_loss: r.eq1.rmse_loss,
-  }));
+  return paperComparison(a);
 }
 
 /**

@@ -31,6 +31,13 @@ export interface ReportFigure {
 export interface SweepInfo {
   preset: string;
   dir: string;
+  /** Where the runs were committed results (data/ours/...), what made them. */
+  shipped?: {
+    trainingCodeVersion: number;
+    machine: string;
+    exportedAt: string;
+    commands: string[];
+  };
   /** Runs of the preset, runs with a result, diverged ones, runs left out of the fits. */
   planned: number;
   finished: number;
@@ -52,6 +59,8 @@ export interface SweepInfo {
     val_loss: number;
     status: string;
     wall_s: number;
+    /** The webgpu adapter that trained it ("" on the CPU backends). */
+    adapter?: string;
   }[];
 }
 
@@ -227,51 +236,67 @@ figure.plot img{max-width:100%}figcaption{color:#555;font-size:.85em}
 .plotly-target{min-height:200px}code{background:#f5f5f5;padding:0 .2em}
 `;
 
-/** The whole report as one HTML string. */
-export function reportHtml(c: ReportContent): string {
-  const rel = c.release, ours = c.ours;
-  const parts: string[] = [];
-  const h2 = (id: string, text: string) => parts.push(`<h2 id="${id}">${escapeHtml(text)}</h2>`);
-  const p = (html: string) => parts.push(`<p>${html}</p>`);
-  const e = escapeHtml;
+const e = escapeHtml;
+const h2 = (id: string, text: string) => `<h2 id="${id}">${escapeHtml(text)}</h2>`;
+const para = (html: string) => `<p>${html}</p>`;
 
-  parts.push(
+/** A plot of the page: the div it is drawn in, and what plotly draws there. */
+interface PagePlot {
+  id: string;
+  data: unknown;
+  layout: unknown;
+  config: unknown;
+}
+
+/** The title and what made the report (command, fit settings, plotly version). */
+function headerSection(c: ReportContent): string[] {
+  const o = c.release.analysis.options;
+  return [
     `<h1>Unified Scaling Laws for Routed Language Models: reproduction report</h1>`,
     `<p class="note">Generated ${e(c.generatedAt)} by <code>${
       e(c.command)
-    }</code>. Fits: ${rel.analysis.options.restarts} random restarts, ${rel.analysis.options.bootstrap} bootstrap resamples (${rel.analysis.options.bootstrapRestarts} restarts each), MSE of log10 L, seed ${rel.analysis.options.seed}. ` +
-      `Figures drawn with plotly.js ${
-        e(plotlyVersion())
-      }, inlined; this file needs no network.</p>`,
-  );
+    }</code>. Fits: ${o.restarts} random restarts, ${o.bootstrap} bootstrap resamples (${o.bootstrapRestarts} restarts each), MSE of log10 L, seed ${o.seed}. ` +
+    `Figures drawn with plotly.js ${e(plotlyVersion())}, inlined; this file needs no network.</p>`,
+  ];
+}
 
-  h2("claims", "What the paper claims");
+/** The paper's claims and Table 3, then the verdicts of the same rules on both data sets. */
+function claimsSection(c: ReportContent): string[] {
   const t3 = Object.entries(TABLE3).map(([t, q]) =>
     `${
       displayName(t)
     }: a ${q.a}, b ${q.b}, c ${q.c}, d ${q.d}, E_start ${q.E_start}, E_max ${q.E_max}`
   );
-  parts.push(
+  return [
+    h2("claims", "What the paper claims"),
     `<p>Clark et al. (2022) fit the final validation loss L of dense and routed transformers (S-BASE, RL-R, Hash; 15M-1.3B dense parameters N, 1-512 experts E, 130B tokens) with one law,</p>`,
     `<p style="text-align:center"><code>log10 L = a log10 N + b log10 &Ecirc; + c log10 N log10 &Ecirc; + d</code>, with &Ecirc; a saturating transform of E (E_start, E_max) &mdash; Eq. (1),</p>`,
     `<ul><li>routing improves the loss at every size they trained, for every technique;</li>` +
-      `<li>c &gt; 0: the improvement shrinks as N grows, and vanishes at N_cutoff (937B for S-BASE, 85B RL-R, 83B Hash);</li>` +
-      `<li>Eq. (1)'s interaction term is needed: it fits better than a separable law;</li>` +
-      `<li>S-BASE and RL-R are close and ahead of Hash; a 5M model with 128 experts matches a 55M dense one (its Effective Parameter Count);</li>` +
-      `<li>dense models follow L = (N_c / N)^alpha_N with alpha_N = ${PAPER_DENSE.alpha_N}, N_c = ${
-        fmt(PAPER_DENSE.N_c)
-      }.</li></ul>`,
+    `<li>c &gt; 0: the improvement shrinks as N grows, and vanishes at N_cutoff (937B for S-BASE, 85B RL-R, 83B Hash);</li>` +
+    `<li>Eq. (1)'s interaction term is needed: it fits better than a separable law;</li>` +
+    `<li>S-BASE and RL-R are close and ahead of Hash; a 5M model with 128 experts matches a 55M dense one (its Effective Parameter Count);</li>` +
+    `<li>dense models follow L = (N_c / N)^alpha_N with alpha_N = ${PAPER_DENSE.alpha_N}, N_c = ${
+      fmt(PAPER_DENSE.N_c)
+    }.</li></ul>`,
     `<p>Table 3 of the paper: ${t3.map(e).join("; ")}.</p>`,
     `<p>The same simple rules check these claims on the authors' released losses and on our own runs (verdicts and the numbers behind them):</p>`,
-    claimsTable(rel.claims, ours?.claims),
-  );
+    claimsTable(c.release.claims, c.ours?.claims),
+  ];
+}
 
-  h2("release-fits", "The paper's fits beside the release refit");
-  p(
-    `Eq. (1) refitted to ${e(rel.analysis.source)} (the seed-42 main sweep, as the authors fit) ` +
-      `with 95% bootstrap intervals, beside Table 3, the dense fit, N_cutoff and the EPC example.`,
-  );
-  parts.push(comparisonTable(rel.analysis, "paper", "release refit"));
+/** Eq. (1) refitted to the release beside Table 3, and both coefficient sets' error. */
+function releaseFitsSection(c: ReportContent): string[] {
+  const rel = c.release;
+  const parts = [
+    h2("release-fits", "The paper's fits beside the release refit"),
+    para(
+      `Eq. (1) refitted to ${
+        e(rel.analysis.source)
+      } (the seed-42 main sweep, as the authors fit) ` +
+        `with 95% bootstrap intervals, beside Table 3, the dense fit, N_cutoff and the EPC example.`,
+    ),
+    comparisonTable(rel.analysis, "paper", "release refit"),
+  ];
   const mse = table3Mse(rel.analysis, rel.input);
   if (mse.length) {
     parts.push(
@@ -282,94 +307,134 @@ export function reportHtml(c: ReportContent): string {
       ),
     );
   }
+  return parts;
+}
 
-  h2("goodness", "Goodness of fit per law and technique (release)");
-  parts.push(goodnessTable(rel.analysis));
+/** Goodness of fit of every law on the release. */
+function releaseGoodnessSection(c: ReportContent): string[] {
+  return [
+    h2("goodness", "Goodness of fit per law and technique (release)"),
+    goodnessTable(c.release.analysis),
+  ];
+}
 
-  h2("held-out", "Held-out check (release)");
-  parts.push(heldOutTable(rel.analysis));
+/** The held-out check on the release. */
+function releaseHeldOutSection(c: ReportContent): string[] {
+  return [h2("held-out", "Held-out check (release)"), heldOutTable(c.release.analysis)];
+}
 
-  h2("sweep", "Our sweep");
-  const sw = ours?.sweep ?? c.sweep;
-  if (sw) {
-    const s = sw;
+/** What our sweep ran: preset, grid, run counts and times, where committed results came from. */
+function sweepSection(c: ReportContent): string[] {
+  const parts = [h2("sweep", "Our sweep")];
+  const s = c.ours?.sweep ?? c.sweep;
+  if (!s) return [...parts, para("No sweep results: this report covers the release only.")];
+  parts.push(
+    `<p>Preset <code>${e(s.preset)}</code> in <code>${e(s.dir)}</code>: routers ${
+      e(s.routers.map(displayName).join(", "))
+    }; sizes ${e(s.sizes.join(", "))} (N ${e(fmt(s.NRange[0]))} to ${
+      e(fmt(s.NRange[1]))
+    } dense parameters); E in {${s.experts.join(", ")}}; ${
+      e(fmt(s.tokensPerRun))
+    } tokens a run.</p>`,
+    table(["quantity", "value"], [
+      ["runs planned", String(s.planned)],
+      ["runs finished", String(s.finished)],
+      ["diverged (left out of the fits)", String(s.diverged)],
+      ["training wall time, sum over runs", `${(s.trainWallS / 60).toFixed(1)} min`],
+      [
+        s.shipped ? "sweep wall time when it ran" : "sweep wall time in this invocation",
+        `${(s.sweepWallS / 60).toFixed(1)} min`,
+      ],
+    ]),
+  );
+  if (s.shipped) {
     parts.push(
-      `<p>Preset <code>${e(s.preset)}</code> in <code>${e(s.dir)}</code>: routers ${
-        e(s.routers.map(displayName).join(", "))
-      }; sizes ${e(s.sizes.join(", "))} (N ${e(fmt(s.NRange[0]))} to ${
-        e(fmt(s.NRange[1]))
-      } dense parameters); E in {${s.experts.join(", ")}}; ${
-        e(fmt(s.tokensPerRun))
-      } tokens a run.</p>`,
-      table(["quantity", "value"], [
-        ["runs planned", String(s.planned)],
-        ["runs finished", String(s.finished)],
-        ["diverged (left out of the fits)", String(s.diverged)],
-        ["training wall time, sum over runs", `${(s.trainWallS / 60).toFixed(1)} min`],
-        ["sweep wall time in this invocation", `${(s.sweepWallS / 60).toFixed(1)} min`],
-      ]),
+      `<p>These are the kit's committed results (nothing was trained for this report): ` +
+        `training code version ${s.shipped.trainingCodeVersion}, run on ${
+          e(s.shipped.machine)
+        }, exported ${e(s.shipped.exportedAt)}. To train them again: ${
+          s.shipped.commands.map((cmd) => `<code>${e(cmd)}</code>`).join(", then ")
+        }.</p>`,
     );
-    if (s.runs?.length) {
-      parts.push(
-        `<details><summary>Every run (${s.runs.length})</summary>`,
-        table(
-          ["run", "N (dense params)", "P (all params)", "val loss", "status", "train s"],
-          s.runs.map((r) => [
-            r.label,
-            fmt(r.N),
-            fmt(r.P),
-            fmt(r.val_loss, 5),
-            r.status,
-            fmt(r.wall_s),
-          ]),
-        ),
-        `</details>`,
-      );
-    }
-  } else {
-    p("No sweep results: this report covers the release only.");
   }
+  if (s.runs?.length) {
+    // Where the runs trained: a "GPU" run on a software adapter ran on the CPU, and says so.
+    const devices = [...new Set(s.runs.map((r) => r.adapter || "the CPU (wasm)"))].map((d) =>
+      /\bsoftware\b/.test(d) ? `${d} (a CPU-emulated GPU)` : d
+    );
+    parts.push(
+      `<p>Trained on: ${devices.map(e).join("; ")}.</p>`,
+      `<details><summary>Every run (${s.runs.length})</summary>`,
+      table(
+        ["run", "N (dense params)", "P (all params)", "val loss", "status", "train s", "adapter"],
+        s.runs.map((r) => [
+          r.label,
+          fmt(r.N),
+          fmt(r.P),
+          fmt(r.val_loss, 5),
+          r.status,
+          fmt(r.wall_s),
+          r.adapter || "-",
+        ]),
+      ),
+      `</details>`,
+    );
+  }
+  return parts;
+}
 
-  h2("ours-fits", "Every law on our runs");
-  if (ours) {
-    p(
+/** Every law on our runs, or why they could not be fitted. */
+function oursFitsSection(c: ReportContent): string[] {
+  const head = h2("ours-fits", "Every law on our runs");
+  const ours = c.ours;
+  if (!ours) {
+    return [
+      head,
+      para(c.fitError ? `Our runs could not be fitted: ${e(c.fitError)}.` : "No sweep results."),
+    ];
+  }
+  return [
+    head,
+    para(
       `The same code fits our runs (${e(ours.analysis.source)}): Eq. (1) with 95% bootstrap ` +
         `intervals beside Table 3 (fitted at 1000x our sizes and a million times our tokens, so ` +
         `the coefficients are not expected to agree; the signs and the fit quality are the test).`,
-    );
-    parts.push(comparisonTable(ours.analysis, "paper (Table 3)", "our runs"));
-    parts.push(goodnessTable(ours.analysis));
-    parts.push(`<h3>Held-out check (our runs)</h3>`, heldOutTable(ours.analysis));
-  } else {
-    p(c.fitError ? `Our runs could not be fitted: ${e(c.fitError)}.` : "No sweep results.");
-  }
+    ),
+    comparisonTable(ours.analysis, "paper (Table 3)", "our runs"),
+    goodnessTable(ours.analysis),
+    `<h3>Held-out check (our runs)</h3>`,
+    heldOutTable(ours.analysis),
+  ];
+}
 
-  h2("carry-over", "What carries over at tiny scale");
-  if (ours) {
-    parts.push(
-      `<ul>${
-        carryOver(
-          rel.claims,
-          ours.claims,
-          { release: rel.NSpan, ours: ours.NSpan },
-          degenerateFits(ours.analysis),
-        )
-          .map((s) => `<li>${e(s)}</li>`).join("\n")
-      }</ul>`,
-      `<p class="note">Each sentence is chosen by a rule from the verdicts in the first table; ` +
-        `single-seed runs at this size differ by a few hundredths of a nat from seed to seed.</p>`,
-    );
-  } else {
-    p("Needs fits of our sweep's runs (see above).");
-  }
+/** The sentences, chosen by rule from both sets of verdicts, on what carries over. */
+function carryOverSection(c: ReportContent): string[] {
+  const head = h2("carry-over", "What carries over at tiny scale");
+  const rel = c.release, ours = c.ours;
+  if (!ours) return [head, para("Needs fits of our sweep's runs (see above).")];
+  const sentences = carryOver(
+    rel.claims,
+    ours.claims,
+    { release: rel.NSpan, ours: ours.NSpan },
+    degenerateFits(ours.analysis),
+  );
+  return [
+    head,
+    `<ul>${sentences.map((s) => `<li>${e(s)}</li>`).join("\n")}</ul>`,
+    `<p class="note">Each sentence is chosen by a rule from the verdicts in the first table; ` +
+    `single-seed runs at this size differ by a few hundredths of a nat from seed to seed.</p>`,
+  ];
+}
 
+/** The figures of the release, then of our runs, and the plots the page script draws. */
+function figureSections(c: ReportContent): { parts: string[]; plots: PagePlot[] } {
   const sections = [["release", "Figures from the release"], ["ours", "Figures from our runs"]];
-  let index = 0;
-  const plots: { id: string; data: unknown; layout: unknown; config: unknown }[] = [];
+  const parts: string[] = [];
+  const plots: PagePlot[] = [];
   for (const [key, title] of sections) {
-    const figs = c.figures.filter((f) => f.section === key);
-    h2(`figures-${key}`, title);
-    for (const f of figs) {
+    parts.push(h2(`figures-${key}`, title));
+    for (const f of c.figures.filter((f) => f.section === key)) {
+      const index = plots.length;
       parts.push(figureBlock(f, index));
       plots.push({
         id: `fig-${index}`,
@@ -377,7 +442,6 @@ export function reportHtml(c: ReportContent): string {
         layout: f.figure.layout,
         config: { displaylogo: false, responsive: true, ...(f.figure.config ?? {}) },
       });
-      index++;
     }
     const skipped = Object.entries(c.skippedFigures).filter(([k]) => k.startsWith(`${key}/`));
     if (skipped.length) {
@@ -388,15 +452,19 @@ export function reportHtml(c: ReportContent): string {
       );
     }
   }
+  return { parts, plots };
+}
 
-  h2("timings", "How long each step took");
-  parts.push(
-    table(
-      ["step", "seconds"],
-      Object.entries(c.timings).map(([k, v]) => [k, v.toFixed(1)]),
-    ),
-  );
+/** How long each step of the invocation took. */
+function timingsSection(c: ReportContent): string[] {
+  return [
+    h2("timings", "How long each step took"),
+    table(["step", "seconds"], Object.entries(c.timings).map(([k, v]) => [k, v.toFixed(1)])),
+  ];
+}
 
+/** The page around the sections: plotly.js inlined, then a script drawing every plot. */
+function page(body: string, plots: PagePlot[]): string {
   // The bundle is inlined verbatim; a literal "</script" in it would end the element early.
   const lib = plotlySource().replace(/<\/script/gi, "<\\/script");
   return `<!doctype html>
@@ -406,7 +474,7 @@ export function reportHtml(c: ReportContent): string {
 <style>${CSS}</style>
 <script>${lib}</script>
 </head><body>
-${parts.join("\n")}
+${body}
 <script>
 (function () {
   var plots = ${scriptJson(plots)};
@@ -425,4 +493,22 @@ ${parts.join("\n")}
 </script>
 </body></html>
 `;
+}
+
+/** The whole report as one HTML string: its sections in order, in one page. */
+export function reportHtml(c: ReportContent): string {
+  const figures = figureSections(c);
+  const parts = [
+    ...headerSection(c),
+    ...claimsSection(c),
+    ...releaseFitsSection(c),
+    ...releaseGoodnessSection(c),
+    ...releaseHeldOutSection(c),
+    ...sweepSection(c),
+    ...oursFitsSection(c),
+    ...carryOverSection(c),
+    ...figures.parts,
+    ...timingsSection(c),
+  ];
+  return page(parts.join("\n"), figures.plots);
 }

@@ -6,6 +6,7 @@
  *   console.log(r.report, r.reportBytes);
  */
 export {
+  ourMainFrame,
   paperTechnique,
   reproduce,
   type ReproduceOptions,
@@ -16,9 +17,13 @@ export {
   carryOver,
   checkClaims,
   type ClaimCheck,
+  claimsText,
   compareOrders,
   degenerateFits,
-  NOISE_NATS,
+  frameSeedSpread,
+  type GainRow,
+  gainTable,
+  orderWords,
   techniqueOrder,
   type Verdict,
   verdictWords,

@@ -17,6 +17,7 @@ import {
 } from "../analysis/mod.ts";
 import { exportFigures, FigureRenderer, findChromium, type PlotlyFigure } from "../export/mod.ts";
 import { releaseFigures } from "../figures/mod.ts";
+import { ROUTER_LABELS, routerIdOf } from "../routers/mod.ts";
 import { loadRelease, mainSweep, resolveCurvesPath } from "../release/mod.ts";
 import {
   checkSweepFolder,
@@ -24,6 +25,7 @@ import {
   type FolderSpecOptions,
   formatDuration,
   formatProgress,
+  loadShippedSweep,
   loadSpecFile,
   loadSweepCurves,
   loadSweepResults,
@@ -51,6 +53,11 @@ export interface ReproduceOptions {
   sweepDir?: string;
   /** Use the runs already in the sweep folder instead of running the sweep. */
   skipSweep?: boolean;
+  /**
+   * A shipped results folder (data/ours/standard, written by `deno task sweep --export`): report
+   * its committed runs under its own spec, train nothing. Excludes preset, spec and the sweep.
+   */
+  shipped?: string;
   /** Sweep processes (default: 2 when the machine has 2+ cores). */
   workers?: number;
   /** Run the sweep into a sweep folder that belongs to another spec (default: refuse). */
@@ -96,16 +103,10 @@ export async function writeAtomic(path: string, data: string | Uint8Array): Prom
   }
 }
 
-/** Paper names for router names as users may spell them (sbase, rlr, hash, dense, ...). */
+/** The release's (and the figures') name for a router name in any spelling (sbase, S-BASE, ...). */
 export function paperTechnique(name: string): string {
-  const key = name.toLowerCase().replace(/[^a-z0-9]/g, "");
-  const map: Record<string, string> = {
-    sbase: "S-Base",
-    rlr: "RL-R",
-    hash: "Hash",
-    dense: "Dense",
-  };
-  return map[key] ?? name;
+  const id = routerIdOf(name);
+  return id ? ROUTER_LABELS[id] : name;
 }
 
 /** The finished runs of `spec` in `dir`, and when there are none, a message saying why. */
@@ -128,6 +129,26 @@ function presetResults(spec: SweepSpec, dir: string) {
 }
 
 const PAPER_ORDER = ["S-Base", "RL-R", "Hash"];
+
+/**
+ * Our runs as a main-sweep frame with the paper's technique names (S-BASE, RL-R, Hash, then any
+ * other router), in the paper's order: what the report, the claims and notebook 50 read.
+ */
+export function ourMainFrame(
+  results: pl.DataFrame,
+  warn: (msg: string) => void = console.warn,
+): pl.DataFrame {
+  const raw = sweepMainFrame(results, { warn });
+  const names = (raw.getColumn("technique").toArray() as string[]).map(paperTechnique);
+  const rank = names.map((t) => {
+    const i = PAPER_ORDER.indexOf(t);
+    return i >= 0 ? i : PAPER_ORDER.length;
+  });
+  return raw.withColumns(
+    pl.Series("technique", names),
+    pl.Series("technique_rank", rank),
+  ).sort(["technique_rank", "technique", "N", "E"]).drop("technique_rank");
+}
 
 function spanOf(frame: pl.DataFrame): number {
   const N = frame.getColumn("N").toArray() as number[];
@@ -251,7 +272,17 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     throw new Error("give either a preset or a spec file, not both");
   }
   // preset() throws listing the presets when the name is unknown.
-  const spec = opts.spec !== undefined
+  if (opts.shipped !== undefined && (opts.spec !== undefined || opts.preset !== undefined)) {
+    throw new Error(
+      "--shipped reports a committed sweep under its own spec: give it without --preset or --spec",
+    );
+  }
+  const shipped = opts.shipped !== undefined
+    ? loadShippedSweep(opts.shipped, (m) => log(`[reproduce] ${m}`))
+    : undefined;
+  const spec = shipped
+    ? shipped.spec
+    : opts.spec !== undefined
     ? await loadSpecFile(opts.spec)
     : preset(opts.preset ?? "quick");
   const source = opts.spec !== undefined
@@ -275,10 +306,11 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     folderFlag: "--sweep-dir DIR, or a new --out DIR",
     log,
   };
-  if (!opts.skipSweep) await checkSweepFolder(sweepDir, spec, folderOpts);
+  const skipSweep = opts.skipSweep || shipped !== undefined;
+  if (!skipSweep) await checkSweepFolder(sweepDir, spec, folderOpts);
   findChromium();
   const curves = await resolveCurvesPath({ path: opts.curves });
-  if (opts.skipSweep) {
+  if (opts.skipSweep && !shipped) {
     const { results, missing } = presetResults(spec, sweepDir);
     if (results.height === 0) {
       throw new Error(
@@ -306,8 +338,8 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
   const relClaims = checkClaims(relFrame, relA);
 
   // 2. The sweep.
-  let sweepWallS = 0;
-  if (!opts.skipSweep) {
+  let sweepWallS = shipped?.manifest.sweepWallS ?? 0;
+  if (!skipSweep) {
     const workers = opts.workers ??
       Math.min(2, Math.max(1, navigator.hardwareConcurrency ?? 1));
     log(
@@ -350,23 +382,20 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
   } | undefined;
   let sweepInfo: SweepInfo | undefined;
   let fitError: string | undefined;
-  const { planned, ids, results, missing } = presetResults(spec, sweepDir);
+  const { planned, ids, results, missing } = shipped
+    ? {
+      planned: expandSpec(shipped.spec),
+      ids: new Set(shipped.results.getColumn("run_id").toArray() as string[]),
+      results: shipped.results,
+      missing: "",
+    }
+    : presetResults(spec, sweepDir);
   if (results.height === 0) {
     log(`[reproduce] ${missing}: the report covers the release only`);
   } else {
     const warnings: string[] = [];
-    const raw = sweepMainFrame(results, { warn: (m) => warnings.push(m) });
+    const frame = ourMainFrame(results, (m) => warnings.push(m));
     for (const w of warnings) log(`[reproduce] ${w}`);
-    // Paper names, in the paper's order (S-BASE, RL-R, Hash, then any other router).
-    const names = (raw.getColumn("technique").toArray() as string[]).map(paperTechnique);
-    const rank = names.map((t) => {
-      const i = PAPER_ORDER.indexOf(t);
-      return i >= 0 ? i : PAPER_ORDER.length;
-    });
-    const frame = raw.withColumns(
-      pl.Series("technique", names),
-      pl.Series("technique_rank", rank),
-    ).sort(["technique_rank", "technique", "N", "E"]).drop("technique_rank");
     const Ns = [...new Set(frame.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
     const input = frameAnalysisInput(frame, `our ${presetName} sweep`, {
       warn: (m) => log(`[reproduce] ${m}`),
@@ -375,7 +404,16 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     const wall = (results.getColumn("wall_s").toArray() as number[]).filter(Number.isFinite);
     const sweep: SweepInfo = {
       preset: presetName,
-      dir: sweepDir,
+      dir: shipped ? shipped.dir : sweepDir,
+      shipped: shipped
+        ? {
+          trainingCodeVersion: shipped.manifest.trainingCodeVersion,
+          machine: `${shipped.manifest.machine.cpu}, ${shipped.manifest.machine.logicalCores} ` +
+            `logical cores, deno ${shipped.manifest.machine.deno}`,
+          exportedAt: shipped.manifest.exportedAt,
+          commands: shipped.manifest.commands,
+        }
+        : undefined,
       planned: planned.length,
       finished: results.height,
       diverged: status.filter((s) => s === "diverged").length,
@@ -394,6 +432,7 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
         val_loss: Number(r.val_loss),
         status: String(r.status),
         wall_s: Number(r.wall_s),
+        adapter: r.adapter == null ? "" : String(r.adapter),
       })),
     };
     if (results.height < planned.length) {
@@ -439,7 +478,9 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     const o = ours;
     const set = await timed("build our figures", () =>
       sweepFigures(o.frame, o.analysis, {
-        curves: loadSweepCurves(sweepDir).filter(pl.col("run_id").isIn([...ids])),
+        curves: (shipped ? shipped.curves : loadSweepCurves(sweepDir)).filter(
+          pl.col("run_id").isIn([...ids]),
+        ),
         results: o.results,
         restarts,
         seed: fitOpts.seed,

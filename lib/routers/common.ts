@@ -2,12 +2,19 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../util/random.ts";
 
-/** A d x E router matrix N(0, std) drawn from `seed`. */
-export function routerMatrix(d: number, E: number, seed: number, std = 0.02): tf.Variable {
-  const rng = new Rng(seed);
-  const a = new Float32Array(d * E);
+/** A trainable matrix, typed as the 2-D tensor it is (no cast before `linear`). */
+export type Matrix = tf.Variable<tf.Rank.R2>;
+
+/** A trainable [rows, cols] matrix N(0, std) drawn from `rng`. */
+export function normalMatrix(rows: number, cols: number, rng: Rng, std: number): Matrix {
+  const a = new Float32Array(rows * cols);
   for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
-  return tf.variable(tf.tensor2d(a, [d, E]), true);
+  return tf.variable(tf.tensor2d(a, [rows, cols]), true);
+}
+
+/** A d x E router matrix N(0, std) drawn from `seed`. */
+export function routerMatrix(d: number, E: number, seed: number, std = 0.02): Matrix {
+  return normalMatrix(d, E, new Rng(seed), std);
 }
 
 /** Row-wise softmax of row-major logits [T, E], in float64. */

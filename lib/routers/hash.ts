@@ -5,7 +5,8 @@
  * k > 1: the j-th choice of id i is expert (map[i] + j) mod E.
  */
 import { Rng } from "../util/random.ts";
-import type { Router, RouterFactory, RouterSpec } from "./types.ts";
+import { defineRouter } from "./define.ts";
+import { ROUTER_LABELS } from "./names.ts";
 
 /** The token-id -> expert map [V] for a seed. */
 export function hashMap(vocabSize: number, experts: number, seed: number): Int32Array {
@@ -21,15 +22,16 @@ export function hashMap(vocabSize: number, experts: number, seed: number): Int32
   return map;
 }
 
-export const hash: RouterFactory = Object.assign(
-  (spec: RouterSpec): Router => {
-    const map = hashMap(spec.vocabSize, spec.experts, spec.seed);
+export const hash = defineRouter({
+  id: "hash",
+  label: ROUTER_LABELS.hash,
+  create(spec) {
+    const map = hashMap(spec.vocabSize, spec.experts, spec.seed); // [V]
     return {
-      name: "hash",
       variables: [],
       route(_x, ids, ctx) {
         const k = ctx.k, E = ctx.experts;
-        const expertIndex = new Int32Array(ids.length * k);
+        const expertIndex = new Int32Array(ids.length * k); // [T * k]
         for (let t = 0; t < ids.length; t++) {
           if (ids[t] < 0 || ids[t] >= map.length) {
             throw new Error(`token id ${ids[t]} is outside the vocabulary (0..${map.length - 1})`);
@@ -40,5 +42,4 @@ export const hash: RouterFactory = Object.assign(
       },
     };
   },
-  { routerName: "hash", countingLabel: "Hash", defaultCapacityFactor: 2 },
-);
+});

@@ -37,21 +37,25 @@
  *   2-4% dropped) but trained worse models (4.483 / 4.544; weight 0.1: 4.584 / 4.707).
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { gelu, linear, stopGradient } from "../model/mod.ts";
+import { gelu, linear, stopGradient } from "../nn/mod.ts";
 import { Rng } from "../util/random.ts";
 import {
   agreementWithTop1,
   choiceMask,
   meanEntropy,
+  normalMatrix,
   optBool,
   optNumber,
   routerMatrix,
   softmaxRows,
 } from "./common.ts";
-import type { Router, RouterFactory, RouterSpec } from "./types.ts";
+import { defineRouter } from "./define.ts";
+import { ROUTER_LABELS } from "./names.ts";
 
-export const rlr: RouterFactory = Object.assign(
-  (spec: RouterSpec): Router => {
+export const rlr = defineRouter({
+  id: "rlr",
+  label: ROUTER_LABELS.rlr,
+  create(spec) {
     if (spec.k !== 1) {
       throw new Error(`router "rlr" samples one expert per token: use k = 1, got ${spec.k}`);
     }
@@ -66,23 +70,18 @@ export const rlr: RouterFactory = Object.assign(
     const d = spec.dModel, dh = Math.max(1, Math.round(d / 8));
     const initStd = optNumber(o, "initStd", 0.5, "rlr", (v) => v > 0, "> 0");
     const balanceWeight = optNumber(o, "balanceWeight", 0, "rlr", (v) => v >= 0, ">= 0");
-    const w = routerMatrix(d, spec.experts, spec.seed, initStd);
+    const w = routerMatrix(d, spec.experts, spec.seed, initStd); // [d, E]
+    // The baseline head W_b1 [d, d/8], w_b2 [d/8, 1], drawn in that order from their own stream.
     const init = new Rng(spec.seed ^ 0x5bd1e995);
-    const mk = (r: number, c: number, std: number) => {
-      const a = new Float32Array(r * c);
-      for (let i = 0; i < a.length; i++) a[i] = init.normal() * std;
-      return tf.variable(tf.tensor2d(a, [r, c]), true);
-    };
-    const wb1 = mk(d, dh, 0.02), wb2 = mk(dh, 1, 0.02);
+    const wb1 = normalMatrix(d, dh, init, 0.02), wb2 = normalMatrix(dh, 1, init, 0.02);
     return {
-      name: "rlr",
       variables: [w, wb1, wb2],
       auxVariables: [wb1, wb2],
       noDecay: decay ? [] : [w],
       route(x, _ids, ctx) {
         const [T] = x.shape;
         const E = ctx.experts;
-        const logits = linear(gradToInput ? x : stopGradient(x), w as unknown as tf.Tensor2D); // [T, E]
+        const logits = linear(gradToInput ? x : stopGradient(x), w); // [T, E]
         const logp = tf.logSoftmax(logits) as tf.Tensor2D; // [T, E]
         const p = softmaxRows(logits.dataSync() as Float32Array, T, E);
         const expertIndex = new Int32Array(T);
@@ -113,13 +112,11 @@ export const rlr: RouterFactory = Object.assign(
         }
         const agreement = agreementWithTop1(p, T, E, expertIndex);
         const chosenLogp = tf.sum(tf.mul(logp, choiceMask(expertIndex, E)), 1); // [T]
+        // b_t = w_b2 . gelu(W_b1 x_t), x detached: [T, d] -> [T, d/8] -> [T, 1] -> [T]
         const baseline = tf.reshape(
-          linear(
-            gelu(linear(stopGradient(x), wb1 as unknown as tf.Tensor2D)),
-            wb2 as unknown as tf.Tensor2D,
-          ),
+          linear(gelu(linear(stopGradient(x), wb1)), wb2),
           [T],
-        ) as tf.Tensor1D; // [T]
+        ) as tf.Tensor1D;
         return {
           expertIndex,
           metrics: { entropy, agreement },
@@ -144,5 +141,4 @@ export const rlr: RouterFactory = Object.assign(
       },
     };
   },
-  { routerName: "rlr", countingLabel: "RL-R", defaultCapacityFactor: 2 },
-);
+});

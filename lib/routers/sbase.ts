@@ -27,7 +27,7 @@
  * - routerDecay false: 4.389 (seed 1): the same as with decay.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { linear } from "../model/mod.ts";
+import { linear } from "../nn/mod.ts";
 import {
   agreementWithTop1,
   meanEntropy,
@@ -39,11 +39,14 @@ import {
   softmaxRows,
   topKRows,
 } from "./common.ts";
+import { defineRouter } from "./define.ts";
+import { ROUTER_LABELS } from "./names.ts";
 import { sinkhorn } from "./sinkhorn.ts";
-import type { Router, RouterFactory, RouterSpec } from "./types.ts";
 
-export const sbase: RouterFactory = Object.assign(
-  (spec: RouterSpec): Router => {
+export const sbase = defineRouter({
+  id: "sbase",
+  label: ROUTER_LABELS.sbase,
+  create(spec) {
     const tol = optNumber(spec.options, "tolerance", 1e-3, "sbase", (v) => v > 0, "> 0");
     const maxIt = optNumber(
       spec.options,
@@ -56,17 +59,16 @@ export const sbase: RouterFactory = Object.assign(
     const temperature = optNumber(spec.options, "temperature", 1, "sbase", (v) => v > 0, "> 0");
     const gate = optChoice(spec.options, "gate", ["softmax", "sigmoid"], "softmax", "sbase");
     const decay = optBool(spec.options, "routerDecay", true);
-    const w = routerMatrix(spec.dModel, spec.experts, spec.seed);
+    const w = routerMatrix(spec.dModel, spec.experts, spec.seed); // [d, E]
     return {
-      name: "sbase",
       variables: [w],
       noDecay: decay ? [] : [w],
       route(x, _ids, ctx) {
         const [T] = x.shape;
         const E = ctx.experts;
-        const logits = linear(x, w as unknown as tf.Tensor2D); // [T, E]
+        const logits = linear(x, w); // [T, E]
         const probs = tf.softmax(logits) as tf.Tensor2D; // [T, E]
-        const raw = logits.dataSync() as Float32Array; // the one read-back (see lib/model/readback.ts)
+        const raw = logits.dataSync() as Float32Array; // the one read-back (types.ts: webgpu)
         const p = softmaxRows(raw, T, E);
         let expertIndex: Int32Array;
         let iterations = 0, error = 0;
@@ -100,5 +102,4 @@ export const sbase: RouterFactory = Object.assign(
       },
     };
   },
-  { routerName: "sbase", countingLabel: "S-Base", defaultCapacityFactor: 2 },
-);
+});

@@ -3,10 +3,29 @@
  * representations entering a routed FFN and the token ids, and decides which expert(s) each token
  * goes to and with what weight. The model does the dispatch, capacity and combination.
  *
- * A router's differentiable outputs (`combine`, `auxLoss`, `policyLoss`) are ordinary tfjs
- * expressions of `x` and the router's own variables: the model computes the gradients. Use
- * `linear` from lib/model for x [T, d] times a weight (tfjs's own matMul gradient is very slow on
- * wasm).
+ * Define one with `defineRouter` (define.ts): an id, a label, a default capacity factor and a
+ * `create` that builds the router of one routed layer. A router's differentiable outputs
+ * (`combine`, `auxLoss`, `policyLoss`) are ordinary tfjs expressions of `x` and the router's own
+ * variables: the model computes the gradients. Use `linear` from lib/nn for x [T, d] times a
+ * weight (tfjs's own matMul gradient is very slow on wasm), and `routerMatrix` (common.ts) for a
+ * typed, seeded [d, E] weight.
+ *
+ * Reading tensor values. A router usually decides on the host: it reads its logits with
+ * `dataSync()` and picks experts in JS. On wasm and cpu that read is synchronous and `route` runs
+ * once per routed layer and pass. On webgpu, which cannot read synchronously under Deno, the
+ * model replays the reads (lib/model/readback.ts): in an untaped pre-pass it patches
+ * `tf.Tensor.prototype.dataSync` for the duration of each `route` call, so that a read of values
+ * not yet known throws an internal `PendingRead`; the model awaits the values, rewinds
+ * `ctx.rng` and calls `route` again, until it returns. The taped pass then calls `route` once
+ * more with the same inputs, and each `dataSync()` returns the recorded values in order. So a
+ * router must
+ * - read values only through `dataSync()` (or what calls it, such as `arraySync()`), never
+ *   `data()`, and not catch what it throws;
+ * - read the same tensors in the same order whenever it is given the same x, tokenIds and ctx,
+ *   and draw randomness only from `ctx.rng`;
+ * - keep no state that a repeated `route` call would change (count nothing, cache nothing across
+ *   calls): on webgpu `route` runs several times per layer and step.
+ * Routers written this way need nothing else to run on webgpu (test/webgpu.test.ts).
  */
 import type * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../util/random.ts";
@@ -52,8 +71,8 @@ export interface Routing {
   metrics?: RouterMetrics;
 }
 
+/** The router of one routed layer. */
 export interface Router {
-  readonly name: string;
   /** Trainable variables (optimised with the model; empty for HASH). */
   readonly variables: tf.Variable[];
   /**
@@ -65,7 +84,7 @@ export interface Router {
   readonly noDecay?: tf.Variable[];
   /**
    * x [T, d]: the (layer-normed) token representations entering the FFN; tokenIds [T]: the input
-   * token ids at those positions.
+   * token ids at those positions. See the module comment on reading values (webgpu).
    */
   route(x: tf.Tensor2D, tokenIds: Int32Array, ctx: RouterContext): Routing;
   /** Free the variables. */
@@ -85,13 +104,28 @@ export interface RouterSpec {
   options?: Record<string, unknown>;
 }
 
-/** Builds one router per routed layer. */
+/** What `defineRouter` takes. */
+export interface RouterDefinition {
+  /**
+   * Canonical id: what code compares, `TrainResult.router` for a factory, the key of checkpoints
+   * (e.g. "sbase", "switch"). The built-in ids (dense, sbase, hash, rlr) are taken.
+   */
+  id: string;
+  /**
+   * Label in tables and figures, and lib/counting's router name (default: the id). The built-in
+   * routers' labels are ROUTER_LABELS (names.ts): "Dense", "S-Base", "Hash", "RL-R".
+   */
+  label?: string;
+  /** Expert capacity factor unless the config sets one (default 2, the paper's). */
+  defaultCapacityFactor?: number;
+  /** Builds the router of one routed layer (called once per routed layer). */
+  create(spec: RouterSpec): Router;
+}
+
+/** Builds one router per routed layer; made by `defineRouter`. */
 export interface RouterFactory {
   (spec: RouterSpec): Router;
-  /** Name used in results (default: the router's `name`). */
-  routerName?: string;
-  /** The counting functions' router label ("S-Base", "RL-R", "Hash", "Dense", or any). */
-  countingLabel?: string;
-  /** Default capacity factor for this router (else TrainConfig.capacityFactor, default 2). */
-  defaultCapacityFactor?: number;
+  readonly id: string;
+  readonly label: string;
+  readonly defaultCapacityFactor: number;
 }

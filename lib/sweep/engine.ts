@@ -2,7 +2,7 @@
  * The sweep engine: runs the runs of one shard, skipping finished ones, resuming unfinished ones
  * from their checkpoints, one lock per run so that concurrent processes never train the same run.
  */
-import { canonicalJson, runIdOf } from "./hash.ts";
+import { canonicalJson, runIdOf } from "../identity/mod.ts";
 import { tryLock } from "./lock.ts";
 import { type Shard, shardItems } from "./shard.ts";
 import { expandSpec, validateSpec } from "./spec.ts";
@@ -86,7 +86,11 @@ export function runCost(c: RunConfig): number {
 
 let defaultRunOne: RunOne | undefined;
 
-/** lib/train's train, loaded on first use (so that lib/sweep loads without the training stack). */
+/**
+ * lib/train's train, loaded on first use: this module loads without the training stack, though
+ * lib/sweep/mod.ts loads it for trainRunner. Naming runs (spec.ts) never does
+ * (test/imports.test.ts).
+ */
 async function loadDefaultRunOne(): Promise<RunOne> {
   if (defaultRunOne) return defaultRunOne;
   const { trainRunOne } = await import("./train_run.ts");

@@ -11,7 +11,7 @@
  * on shared storage (Slurm job arrays, --workers) all end up comparing against the same marker.
  */
 import { createHash } from "node:crypto";
-import { canonicalJson } from "./hash.ts";
+import { canonicalJson } from "../identity/mod.ts";
 import type { SweepSpec } from "./types.ts";
 
 export const SPEC_MARKER = "sweep-spec.json";

@@ -9,14 +9,14 @@ export type {
   RunContext,
   RunOne,
   RunOutcome,
+  RunProgress,
   SharedTrainSettings,
   SizeSpec,
   SweepRun,
   SweepSpec,
   SweepSpecInput,
-  TrainProgress,
 } from "./types.ts";
-export { canonicalJson, runIdOf } from "./hash.ts";
+export { canonicalJson, runIdOf } from "../identity/mod.ts";
 export { trainRunner, type TrainRunnerOptions } from "./train_run.ts";
 export { DEFAULT_TRAIN, expandSpec, loadSpecFile, stepsOf, validateSpec } from "./spec.ts";
 export { preset, PRESET_NAMES } from "./presets.ts";
@@ -48,4 +48,26 @@ export {
   type SweepProgress,
   type SweepSummary,
 } from "./engine.ts";
-export { formatDuration, formatProgress, notebookProgress, summarizeSweep } from "./report.ts";
+export {
+  formatDuration,
+  formatProgress,
+  notebookProgress,
+  routerBehaviour,
+  summarizeSweep,
+} from "./report.ts";
+export {
+  cpuModel,
+  exportSweep,
+  loadShippedSweep,
+  type MachineInfo,
+  machineInfo,
+  type ShippedManifest,
+  type ShippedSweep,
+} from "./shipped.ts";
+export {
+  finishedPreset,
+  type OurRuns,
+  ourRuns,
+  SHIPPED_STANDARD,
+  sweepFolderOf,
+} from "./our_runs.ts";

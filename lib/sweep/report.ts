@@ -119,3 +119,29 @@ export function summarizeSweep(dirs: string | string[]): { text: string; results
   lines.push(table.toString());
   return { text: lines.join("\n"), results };
 }
+
+/**
+ * The routers' behaviour per (router, E), averaged over runs and routed blocks: train/eval
+ * routing agreement, policy entropy (and its share of the uniform ln E), busiest expert's load
+ * relative to a balanced one, dropped-token fraction. `router`: loadRouterMetrics(dir) or a
+ * shipped sweep's router frame; `results`: the runs' results (for router and E).
+ */
+export function routerBehaviour(results: pl.DataFrame, router: pl.DataFrame): pl.DataFrame {
+  if (router.height === 0) return pl.DataFrame({});
+  const cols = ["agreement", "entropy", "maxLoad", "dropped"].filter((c) =>
+    router.columns.includes(c)
+  );
+  return router
+    .join(results.select("run_id", "router", "E"), { on: "run_id" })
+    .groupBy(["router", "E"])
+    .agg(
+      pl.col("run_id").nUnique().alias("runs"),
+      ...cols.map((c) => pl.col(c).mean()),
+    )
+    .withColumns(
+      ...(cols.includes("entropy")
+        ? [pl.col("entropy").div(pl.col("E").cast(pl.Float64).log()).alias("entropy_share")]
+        : []),
+    )
+    .sort(["router", "E"]);
+}

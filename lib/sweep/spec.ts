@@ -2,9 +2,9 @@
  * Sweep specs: validation with clear errors, loading from JSON, and expansion into runs keyed by
  * the hash of their full config.
  */
-import { DEFAULT_CONFIG } from "../train/mod.ts";
-import { BLAS_CHOICES, type BlasChoice, resolveBlasChoice } from "../backend/openblas.ts";
-import { runIdOf } from "./hash.ts";
+import { BACKEND_NAMES, DEFAULT_CONFIG } from "../config/mod.ts";
+import { BLAS_CHOICES, type BlasChoice, resolveBlasChoice } from "../openblas/mod.ts";
+import { runIdOf } from "../identity/mod.ts";
 import type {
   Budget,
   RunConfig,
@@ -12,7 +12,7 @@ import type {
   SweepRun,
   SweepSpec,
   SweepSpecInput,
-} from "./types.ts";
+} from "./spec_types.ts";
 
 /** Training settings a spec does not name. Every run config carries all of them explicitly. */
 export const DEFAULT_TRAIN: SharedTrainSettings = {
@@ -52,7 +52,6 @@ const SPEC_KEYS = [
   "$schema",
   "description",
 ] as const;
-const BACKENDS = ["auto", "wasm", "cpu", "webgpu"] as const;
 
 class SpecError extends Error {}
 
@@ -112,10 +111,10 @@ function validateTrain(where: string, v: unknown): SharedTrainSettings {
   }
   const t = { ...DEFAULT_TRAIN, ...v } as Record<string, unknown>;
   const backend = t.backend as string;
-  if (!(BACKENDS as readonly string[]).includes(backend)) {
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
     fail(
       where,
-      `train.backend must be one of ${BACKENDS.join(", ")}, got ${JSON.stringify(backend)}`,
+      `train.backend must be one of ${BACKEND_NAMES.join(", ")}, got ${JSON.stringify(backend)}`,
     );
   }
   return {
@@ -199,8 +198,11 @@ export function validateSpec(input: unknown, where = "object"): SweepSpec {
   const sizes = list(where, "sizes", input.sizes, (x, f) => {
     if (!isRecord(x)) fail(where, `${f} must be {dModel, layers, heads}, got ${JSON.stringify(x)}`);
     for (const key of Object.keys(x)) {
-      if (!["dModel", "layers", "heads"].includes(key)) {
-        fail(where, `${f} has unknown field "${key}"; a size is {dModel, layers, heads}`);
+      if (!["dModel", "layers", "heads", "seeds"].includes(key)) {
+        fail(
+          where,
+          `${f} has unknown field "${key}"; a size is {dModel, layers, heads} and may set seeds`,
+        );
       }
     }
     const dModel = posInt(where, `${f}.dModel`, x.dModel);
@@ -209,7 +211,11 @@ export function validateSpec(input: unknown, where = "object"): SweepSpec {
     if (dModel % heads !== 0) {
       fail(where, `${f}: dModel ${dModel} is not divisible by heads ${heads}`);
     }
-    return { dModel, layers, heads };
+    if (x.seeds === undefined) return { dModel, layers, heads };
+    // A size may run more (or other) seeds than the spec's: the seed spread is measured where it
+    // is cheapest and where it matters most without paying for it at every size.
+    const seeds = list(where, `${f}.seeds`, x.seeds, (s, g) => posInt(where, g, s, 0));
+    return { dModel, layers, heads, seeds };
   });
   const experts = list(where, "experts", input.experts, (x, f) => posInt(where, f, x));
   const routingFrequency = list(
@@ -311,8 +317,8 @@ export function expandSpec(input: SweepSpec | SweepSpecInput): SweepRun[] {
   const spec = validateSpec(input);
   const steps = stepsOf(spec);
   const configs: RunConfig[] = [];
-  for (const size of spec.sizes) {
-    for (const seed of spec.seeds) {
+  for (const { seeds, ...size } of spec.sizes) {
+    for (const seed of seeds ?? spec.seeds) {
       const common = { ...spec.train, ...size, steps, seed };
       if (spec.experts.includes(1)) {
         configs.push({

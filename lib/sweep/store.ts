@@ -16,7 +16,7 @@
  * fails instead of replacing the first.
  */
 import pl from "nodejs-polars";
-import { canonicalJson } from "./hash.ts";
+import { canonicalJson } from "../identity/mod.ts";
 import type { RunConfig, RunOutcome, SweepRun } from "./types.ts";
 
 export type RunStatus = "done" | "diverged";
@@ -132,6 +132,8 @@ export function resultFrame(
     pl.Series("tokens_per_s", [outcome.tokens_per_s ?? NaN], pl.Float64),
     pl.Series("wall_s", [outcome.wall_s ?? NaN], pl.Float64),
     pl.Series("backend", [backendName(outcome.backend) ?? c.backend]),
+    // The device that ran it ("" for the CPU backends): a "GPU" run on a software adapter shows.
+    pl.Series("adapter", [outcome.backend_info?.adapter ?? ""]),
     pl.Series("host", [extra.host]),
     pl.Series("finished_at", [extra.finishedAt]),
     pl.Series("val_loss_by_source", [JSON.stringify(outcome.val_loss_by_source ?? {})]),

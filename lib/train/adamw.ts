@@ -8,9 +8,9 @@
  *   p = p - lr ( (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) + wd p )   (wd only if decay)
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { blasActive } from "../backend/mod.ts";
-import { type AdamWKernel, adamwKernel } from "../backend/adamw_simd.ts";
-import { hostTensor, hostView, isHostBackend, type NamedVariable } from "../model/mod.ts";
+import { type AdamWKernel, adamwKernel, blasActive } from "../backend/mod.ts";
+import type { NamedVariable } from "../model/mod.ts";
+import { hostTensor, hostView, isHostBackend } from "../nn/mod.ts";
 
 export interface AdamWOptions {
   beta1: number;

@@ -1,99 +1,19 @@
-/** Training configuration: defaults, validation with clear errors, a memory estimate. */
-import { resolveRouter, type RouterFactory } from "../routers/mod.ts";
-import { BLAS_CHOICES, type BlasChoice } from "../backend/openblas.ts";
-
-export type BackendName = "auto" | "wasm" | "cpu" | "webgpu";
-
 /**
- * Version of what a config trains to. Bump it whenever a change to lib/model, lib/routers,
- * lib/train or lib/corpus changes the result of a config (an init, a default, a router's
- * behaviour, the tokenizer): sweeps key runs by a hash of the config AND this version, so results
- * made by older code are retrained instead of silently reused. 2: S-BASE Sinkhorn temperature 0.1.
- * 3: host-backend cross-entropy from one softmax kernel, GELU backward fused in JS, OpenBLAS
- * matMuls (last-bit differences on wasm and cpu). 4: S-BASE temperature 1; RL-R's new defaults
- * (lib/routers/rlr.ts), its baseline on batch-centred rewards and clipped on its own.
+ * Training configuration: lib/config's plain settings with the router also given as a factory,
+ * validation with clear errors, a memory estimate.
  */
-export const TRAINING_CODE_VERSION = 4;
+import { isDenseRouter, resolveRouter, type RouterFactory } from "../routers/mod.ts";
+import { BLAS_CHOICES } from "../openblas/mod.ts";
+import { BACKEND_NAMES, DEFAULT_CONFIG, type PlainTrainConfig } from "../config/mod.ts";
 
-export interface TrainConfig {
+export { type BackendName, DEFAULT_CONFIG } from "../config/mod.ts";
+export { TRAINING_CODE_VERSION } from "../identity/mod.ts";
+
+/** lib/config's PlainTrainConfig, whose router may also be a RouterFactory of your own. */
+export interface TrainConfig extends Omit<PlainTrainConfig, "router"> {
   /** "dense" | "sbase" | "hash" | "rlr", or a RouterFactory of your own. */
   router: string | RouterFactory;
-  /** Options passed to the router (e.g. sbase: tolerance; rlr: policyWeight). */
-  routerOptions: Record<string, unknown>;
-  /** Experts per routed block (1 with router "dense"). */
-  experts: number;
-  dModel: number;
-  layers: number;
-  heads: number;
-  /** Fraction R of blocks that are routed, in (0, 1]. */
-  routingFrequency: number;
-  /** Experts per token. */
-  k: number;
-  /** Expert capacity factor; undefined = the router's default (2 for the built-in routers). */
-  capacityFactor?: number;
-  steps: number;
-  /** Sequences per batch. */
-  batchSize: number;
-  seqLen: number;
-  /** Peak learning rate (after linear warmup; cosine decay to lrMinRatio x lr at `steps`). */
-  lr: number;
-  lrMinRatio: number;
-  warmupSteps: number;
-  /** AdamW decoupled weight decay on weight matrices (not LayerNorm gains/offsets). */
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  /** Global gradient-norm clip (0 = off). */
-  gradClip: number;
-  vocabSize: number;
-  seed: number;
-  backend: BackendName;
-  /**
-   * Threads: OpenBLAS's when it runs the matMuls, else XNNPACK's (1 = single-threaded build).
-   * A fixed count gives the same losses bit for bit (test/blas.test.ts); OpenBLAS on 1 and on 2
-   * threads can differ in the last bits (seen at d_model 128), XNNPACK does not. Sweep runs use 1.
-   */
-  threads: number;
-  /**
-   * wasm matMuls: "auto" = OpenBLAS when the library loads, "openblas" = required, "off" =
-   * XNNPACK. OpenBLAS and XNNPACK round differently: losses agree to float32 rounding, not bit for
-   * bit, so sweeps key runs by the resolved choice.
-   */
-  blas: BlasChoice;
-  /** Evaluate every this many steps (and always at the end); 0 = only at the end. */
-  evalEvery: number;
-  /** Evaluation batches per stream (the whole validation split and each source). */
-  evalBatches: number;
 }
-
-export const DEFAULT_CONFIG: TrainConfig = {
-  router: "dense",
-  routerOptions: {},
-  experts: 1,
-  dModel: 64,
-  layers: 2,
-  heads: 4,
-  routingFrequency: 0.5,
-  k: 1,
-  capacityFactor: undefined,
-  steps: 100,
-  batchSize: 8,
-  seqLen: 128,
-  lr: 2e-3,
-  lrMinRatio: 0.1,
-  warmupSteps: 10,
-  weightDecay: 0.1,
-  beta1: 0.9,
-  beta2: 0.95,
-  gradClip: 1,
-  vocabSize: 2048,
-  seed: 1,
-  backend: "auto",
-  threads: 1,
-  blas: "auto",
-  evalEvery: 50,
-  evalBatches: 4,
-};
 
 /** Bytes the wasm backend's heap can hold (4 GiB), with headroom. */
 export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
@@ -163,11 +83,11 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   finite("routingFrequency (R)", c.routingFrequency, (v) => v > 0 && v <= 1, "in (0, 1]");
   posInt("k", c.k);
   if (c.k > c.experts) fail(`k = ${c.k} exceeds experts = ${c.experts}; use k <= experts`);
-  const label = factory.countingLabel ?? "custom";
-  if (label === "Dense" && c.experts !== 1) {
+  const isDense = isDenseRouter(factory);
+  if (isDense && c.experts !== 1) {
     fail(`router "dense" needs experts = 1 (got ${c.experts}); choose sbase, hash or rlr to route`);
   }
-  if (label !== "Dense" && Math.floor(c.layers * c.routingFrequency + 1e-9) < 1) {
+  if (!isDense && Math.floor(c.layers * c.routingFrequency + 1e-9) < 1) {
     fail(
       `layers x routingFrequency = ${c.layers} x ${c.routingFrequency} < 1: no block would be ` +
         `routed; raise layers or routingFrequency`,
@@ -188,8 +108,8 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   finite("gradClip", c.gradClip, (v) => v >= 0, ">= 0 (0 = no clipping)");
   posInt("vocabSize", c.vocabSize, 257);
   finite("seed", c.seed, () => true, "a finite number");
-  if (!["auto", "wasm", "cpu", "webgpu"].includes(c.backend)) {
-    fail(`backend = ${JSON.stringify(c.backend)}; valid backends: auto, wasm, cpu, webgpu`);
+  if (!BACKEND_NAMES.includes(c.backend)) {
+    fail(`backend = ${JSON.stringify(c.backend)}; valid backends: ${BACKEND_NAMES.join(", ")}`);
   }
   posInt("threads", c.threads);
   if (!BLAS_CHOICES.includes(c.blas)) {

@@ -1,19 +1,28 @@
-/** Training: train() (AdamW, warmup + cosine, clipping, evaluation, checkpoints, router metrics). */
+/**
+ * Training: train() (train.ts: the run loop), one step and evaluation (step.ts), AdamW and the
+ * schedule (adamw.ts), resuming and checkpoints (resume.ts, checkpoint.ts), router metrics
+ * (metrics.ts), the config (config.ts). The live notebook display of a run is lib/display's
+ * liveProgress: training itself loads no display code.
+ */
 export {
   divergenceReason,
-  evaluate,
-  evaluateAsync,
-  type RouterLayerMetrics,
-  type StepResult,
   subSeed,
   train,
   type TrainData,
   type TrainOptions,
   type TrainProgress,
   type TrainResult,
+} from "./train.ts";
+export {
+  evaluate,
+  evaluateAsync,
+  type StepOptions,
+  type StepResult,
   trainStep,
   trainStepAsync,
-} from "./train.ts";
+} from "./step.ts";
+export type { RouterLayerMetrics } from "./metrics.ts";
+export type { CurvePoint } from "./resume.ts";
 export {
   type BackendName,
   BYTES_PER_PARAM,
@@ -29,4 +38,3 @@ export {
 } from "./config.ts";
 export { AdamW, type AdamWOptions, learningRate } from "./adamw.ts";
 export { checkpointFile, readCheckpoint, writeCheckpoint } from "./checkpoint.ts";
-export { type LiveOptions, liveProgress, lossChartSvg } from "./live.ts";

@@ -3,8 +3,8 @@
  * place (progress, losses and an inline SVG loss curve) in the Deno Jupyter kernel, and prints a
  * line every few seconds elsewhere. No browser needed: the chart is plain SVG.
  */
-import { displayBundle, inKernel } from "../display/mod.ts";
-import type { TrainProgress } from "./train.ts";
+import type { TrainProgress } from "../train/mod.ts";
+import { displayBundle, inKernel } from "./kernel.ts";
 
 export interface LiveOptions {
   /** Title above the chart (e.g. the router). */

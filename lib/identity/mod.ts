@@ -1,8 +1,20 @@
 /**
- * Canonical JSON and the run id: a stable hash of a run's full config, independent of key order.
+ * What identifies a trained run: the training code's version, canonical JSON, and the run id (a
+ * stable hash of both). A leaf below lib/train and lib/sweep, so that naming a run loads no
+ * tensor library.
  */
 import { createHash } from "node:crypto";
-import { TRAINING_CODE_VERSION } from "../train/mod.ts";
+
+/**
+ * Version of what a config trains to. Bump it whenever a change to lib/model, lib/routers,
+ * lib/train or lib/corpus changes the result of a config (an init, a default, a router's
+ * behaviour, the tokenizer): sweeps key runs by a hash of the config AND this version, so results
+ * made by older code are retrained instead of silently reused. 2: S-BASE Sinkhorn temperature 0.1.
+ * 3: host-backend cross-entropy from one softmax kernel, GELU backward fused in JS, OpenBLAS
+ * matMuls (last-bit differences on wasm and cpu). 4: S-BASE temperature 1; RL-R's new defaults
+ * (lib/routers/rlr.ts), its baseline on batch-centred rewards and clipped on its own.
+ */
+export const TRAINING_CODE_VERSION = 4;
 
 /** JSON with object keys sorted at every level; rejects values JSON cannot represent exactly. */
 export function canonicalJson(value: unknown, path = "config"): string {
@@ -39,7 +51,7 @@ export function canonicalJson(value: unknown, path = "config"): string {
  * 16 hex digits (64 bits) of SHA-256 over the training code's version and the canonical JSON: the
  * same config trained by code that gives other results gets another id (TRAINING_CODE_VERSION).
  */
-export function runIdOf(config: unknown): string {
-  return createHash("sha256").update(`train-v${TRAINING_CODE_VERSION}\n`)
+export function runIdOf(config: unknown, codeVersion = TRAINING_CODE_VERSION): string {
+  return createHash("sha256").update(`train-v${codeVersion}\n`)
     .update(canonicalJson(config)).digest("hex").slice(0, 16);
 }

@@ -1,7 +1,8 @@
 /**
  * OpenBLAS through Deno's FFI: loading (with a message naming the package when it is absent),
- * `cblas_sgemm` on Float32Array views, and its thread count. Loads no tfjs, so that the sweep can
- * resolve `blas: "auto"` into its run identity without the training stack (lib/sweep/spec.ts).
+ * `cblas_sgemm` on Float32Array views, and its thread count. A folder of its own, outside
+ * lib/backend (whose mod.ts loads tfjs): it loads no tfjs, so that the sweep can resolve
+ * `blas: "auto"` into its run identity without the training stack (lib/sweep/spec.ts).
  *
  * `ROUTING_OPENBLAS=/path/to/libopenblas.so` loads that file instead of the sonames below.
  */

@@ -1,0 +1,230 @@
+/**
+ * Sweep results shipped with the kit: a finished sweep folder exported to a small, committed
+ * folder that notebooks and the report read without retraining.
+ *
+ *   DEST/results.csv      one row per run (loadSweepResults' columns, config JSON included)
+ *   DEST/curves.parquet   run_id, step, train_loss, val_loss (every step)
+ *   DEST/router.parquet   the routers' metrics records
+ *   DEST/spec.json        the spec the sweep ran
+ *   DEST/manifest.json    training code version, machine, sweep wall time, the commands
+ *
+ * Every row's run_id is the hash of its config column, checked on load, so an edited row or a
+ * row from other code is refused instead of silently fitted.
+ */
+import pl from "nodejs-polars";
+import { runIdOf, TRAINING_CODE_VERSION } from "../identity/mod.ts";
+import { validateSpec } from "./spec.ts";
+import { loadRouterMetrics, loadSweepCurves, loadSweepResults } from "./store.ts";
+import type { SweepSpec } from "./types.ts";
+
+/** The machine a sweep ran on, as recorded in a manifest. */
+export interface MachineInfo {
+  cpu: string;
+  logicalCores: number;
+  os: string;
+  deno: string;
+  v8: string;
+}
+
+export interface ShippedManifest {
+  sweep: string;
+  trainingCodeVersion: number;
+  runs: number;
+  diverged: number;
+  /** First run's start to last run's end, from the runs' own finish times and wall times. */
+  sweepWallS: number;
+  /** Sum of every run's training wall time. */
+  trainWallS: number;
+  machine: MachineInfo;
+  /** How the sweep was run and exported (to rerun it). */
+  commands: string[];
+  exportedAt: string;
+}
+
+export interface ShippedSweep {
+  results: pl.DataFrame;
+  curves: pl.DataFrame;
+  router: pl.DataFrame;
+  spec: SweepSpec;
+  manifest: ShippedManifest;
+  dir: string;
+}
+
+/** The CPU's model name (Linux /proc/cpuinfo), or "unknown". */
+export function cpuModel(): string {
+  try {
+    const m = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.+)$/m);
+    return m ? m[1].trim() : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** This machine, for a manifest or a benchmark's header. */
+export function machineInfo(): MachineInfo {
+  return {
+    cpu: cpuModel(),
+    logicalCores: navigator.hardwareConcurrency ?? 1,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+  };
+}
+
+/** Wall time of a sweep from its runs: latest finish minus earliest (finish - wall_s). */
+function sweepWall(results: pl.DataFrame): number {
+  const done = (results.getColumn("finished_at").toArray() as string[]).map((s) => Date.parse(s));
+  const wall = results.getColumn("wall_s").toArray() as number[];
+  const starts = done.map((d, i) => d - 1000 * (Number.isFinite(wall[i]) ? wall[i] : 0));
+  return (Math.max(...done) - Math.min(...starts)) / 1000;
+}
+
+/**
+ * Exports the finished runs of sweep folder `dir`, which must hold every run of `spec`, to
+ * `dest`. `commands` record how the sweep was run. Returns the manifest written.
+ */
+export async function exportSweep(
+  dir: string,
+  dest: string,
+  spec: SweepSpec,
+  commands: string[],
+  expectedRuns: string[],
+): Promise<ShippedManifest> {
+  const results = loadSweepResults(dir);
+  const have = new Set(results.height ? results.getColumn("run_id").toArray() as string[] : []);
+  const missing = expectedRuns.filter((id) => !have.has(id));
+  if (missing.length > 0) {
+    throw new Error(
+      `${dir} lacks ${missing.length} of the spec's ${expectedRuns.length} runs ` +
+        `(${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ", ..." : ""}): finish the ` +
+        `sweep (rerun it into ${dir}) before exporting`,
+    );
+  }
+  const keep = pl.col("run_id").isIn(expectedRuns);
+  const mine = results.filter(keep).sort("run_id");
+  const status = mine.getColumn("status").toArray() as string[];
+  const wall = (mine.getColumn("wall_s").toArray() as number[]).filter(Number.isFinite);
+  const manifest: ShippedManifest = {
+    sweep: spec.name,
+    trainingCodeVersion: TRAINING_CODE_VERSION,
+    runs: mine.height,
+    diverged: status.filter((s) => s !== "done").length,
+    sweepWallS: sweepWall(mine),
+    trainWallS: wall.reduce((a, b) => a + b, 0),
+    machine: machineInfo(),
+    commands,
+    exportedAt: new Date().toISOString(),
+  };
+  await Deno.mkdir(dest, { recursive: true });
+  mine.writeCSV(`${dest}/results.csv`);
+  loadSweepCurves(dir).filter(keep).writeParquet(`${dest}/curves.parquet`, {
+    compression: "zstd",
+  });
+  loadRouterMetrics(dir).filter(keep).writeParquet(`${dest}/router.parquet`, {
+    compression: "zstd",
+  });
+  await Deno.writeTextFile(`${dest}/spec.json`, JSON.stringify(spec, null, 2) + "\n");
+  await Deno.writeTextFile(`${dest}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
+  return manifest;
+}
+
+/**
+ * Reads a shipped sweep folder. Refuses a row whose run_id is not the hash of its config, and
+ * warns (through `warn`) when the results came from another training code version than this
+ * checkout's, as retraining them would not reproduce the committed losses.
+ */
+export function loadShippedSweep(
+  dir: string,
+  warn: (msg: string) => void = console.warn,
+): ShippedSweep {
+  const read = (file: string) => {
+    try {
+      return Deno.readTextFileSync(`${dir}/${file}`);
+    } catch (e) {
+      throw new Error(
+        `${dir}/${file} cannot be read (${(e as Error).message}): a shipped sweep folder holds ` +
+          `results.csv, curves.parquet, router.parquet, spec.json and manifest.json ` +
+          `(write one with deno task sweep --export DEST)`,
+      );
+    }
+  };
+  const manifest = JSON.parse(read("manifest.json")) as ShippedManifest;
+  const spec = validateSpec(JSON.parse(read("spec.json")), `${dir}/spec.json`);
+  read("results.csv");
+  const raw = pl.readCSV(`${dir}/results.csv`, { inferSchemaLength: 0 });
+  const absent = RESULT_COLUMNS.filter(([name]) => !raw.columns.includes(name))
+    .map(([name]) => name).filter((name) => !OPTIONAL_COLUMNS.includes(name));
+  if (absent.length > 0) {
+    throw new Error(
+      `${dir}/results.csv lacks column(s) ${absent.join(", ")}: export it again from the sweep ` +
+        `folder with deno task sweep --export`,
+    );
+  }
+  const results = raw.select(
+    ...RESULT_COLUMNS.filter(([name]) => raw.columns.includes(name))
+      .map(([name, type]) => pl.col(name).cast(type)),
+  );
+  const ids = results.getColumn("run_id").toArray() as string[];
+  const configs = results.getColumn("config").toArray() as string[];
+  const bad = ids.filter((id, i) =>
+    runIdOf(JSON.parse(configs[i]), manifest.trainingCodeVersion) !== id
+  );
+  if (bad.length > 0) {
+    throw new Error(
+      `${dir}/results.csv: ${bad.length} row(s) whose run_id is not the hash of their config ` +
+        `(${bad.slice(0, 3).join(", ")}): the file was edited or mixed with other results; ` +
+        `export it again from the sweep folder`,
+    );
+  }
+  if (manifest.trainingCodeVersion !== TRAINING_CODE_VERSION) {
+    warn(
+      `${dir} holds results of training code version ${manifest.trainingCodeVersion}; this ` +
+        `checkout trains with version ${TRAINING_CODE_VERSION}, so retraining would give other ` +
+        `losses`,
+    );
+  }
+  return {
+    results,
+    curves: pl.readParquet(`${dir}/curves.parquet`),
+    router: pl.readParquet(`${dir}/router.parquet`),
+    spec,
+    manifest,
+    dir,
+  };
+}
+
+/** Columns that results of older code lack (the webgpu adapter came with training code v4's kit). */
+const OPTIONAL_COLUMNS = ["adapter"];
+
+/** results.csv's columns and their types (the CSV is read as text, then cast, so nothing is guessed). */
+const RESULT_COLUMNS: [string, pl.DataType][] = [
+  ["run_id", pl.Utf8],
+  ["label", pl.Utf8],
+  ["sweep", pl.Utf8],
+  ["status", pl.Utf8],
+  ["router", pl.Utf8],
+  ["E", pl.Int64],
+  ["R", pl.Float64],
+  ["k", pl.Int64],
+  ["dModel", pl.Int64],
+  ["layers", pl.Int64],
+  ["heads", pl.Int64],
+  ["seed", pl.Int64],
+  ["steps", pl.Int64],
+  ["batchSize", pl.Int64],
+  ["seqLen", pl.Int64],
+  ["N", pl.Float64],
+  ["P", pl.Float64],
+  ["F", pl.Float64],
+  ["val_loss", pl.Float64],
+  ["train_loss", pl.Float64],
+  ["tokens", pl.Float64],
+  ["tokens_per_s", pl.Float64],
+  ["wall_s", pl.Float64],
+  ["backend", pl.Utf8],
+  ["adapter", pl.Utf8],
+  ["host", pl.Utf8],
+  ["finished_at", pl.Utf8],
+  ["val_loss_by_source", pl.Utf8],
+  ["config", pl.Utf8],
+];

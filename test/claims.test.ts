@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import pl from "nodejs-polars";
+import {
+  analyse,
+  compareCells,
+  frameAnalysisInput,
+  seedSpread,
+  SPREAD_MULTIPLE,
+} from "../lib/analysis/mod.ts";
+import {
+  carryOver,
+  checkClaims,
+  compareOrders,
+  frameSeedSpread,
+  gainTable,
+  techniqueOrder,
+} from "../lib/report/mod.ts";
+
+describe("seed spread", () => {
+  it("pools the within-configuration variance (known answer, two independent ways)", () => {
+    // Cells a: 1.0, 1.2 (sample variance 0.02); b: 2.0, 2.4 (0.08); c: one run (no information).
+    const s = seedSpread([
+      { cell: "a", loss: 1.0 },
+      { cell: "a", loss: 1.2 },
+      { cell: "b", loss: 2.0 },
+      { cell: "b", loss: 2.4 },
+      { cell: "c", loss: 9 },
+    ])!;
+    expect(s.dof).toBe(2);
+    expect(s.cells).toBe(2);
+    expect(s.runs).toBe(4);
+    // Equal dof per cell: the pooled variance is the mean of the cells' sample variances.
+    expect(s.sd ** 2).toBeCloseTo((0.02 + 0.08) / 2, 12);
+  });
+
+  it("is undefined when no configuration has two seeds", () => {
+    expect(seedSpread([{ cell: "a", loss: 1 }, { cell: "b", loss: 2 }])).toBeUndefined();
+  });
+
+  it("counts a difference only beyond twice the sd of the difference", () => {
+    const spread = { sd: 0.01, dof: 4, cells: 4, runs: 8 };
+    // Two seeds each: sd of the difference of means = 0.01 * sqrt(1/2 + 1/2) = 0.01.
+    const t = SPREAD_MULTIPLE * 0.01;
+    expect(compareCells([1.0, 1.0], [1.0 + t * 1.01, 1.0 + t * 1.01], spread).verdict).toBe(
+      "lower",
+    );
+    expect(compareCells([1.0, 1.0], [1.0 + t * 0.99, 1.0 + t * 0.99], spread).verdict).toBe(
+      "level",
+    );
+    expect(compareCells([1.1], [1.0], spread).verdict).toBe("higher");
+    // One seed each: the threshold grows by sqrt(2).
+    expect(compareCells([1.0], [1.025], spread).threshold).toBeCloseTo(t * Math.SQRT2, 12);
+    // No spread: raw signs.
+    expect(compareCells([1.0], [1.0001], undefined).verdict).toBe("lower");
+  });
+});
+
+/**
+ * A synthetic sweep with two seeds everywhere: dense loss 5 - 0.3 log10(N / 1e4); technique
+ * "Big" lowers it by 0.08 log2(E) / 4, "Tiny" by 0.004 (well inside the spread); seeds differ by
+ * +-0.01 (sd 0.0141 per cell).
+ */
+function syntheticSweep(): pl.DataFrame {
+  const rows: Record<string, unknown>[] = [];
+  const Ns = [1e4, 2e4, 4e4, 8e4];
+  const Es = [1, 4, 8, 16];
+  let id = 0;
+  for (const N of Ns) {
+    for (const seed of [0, 1]) {
+      const noise = seed === 0 ? 0.01 : -0.01;
+      const dense = 5 - 0.3 * Math.log10(N / 1e4) + noise;
+      const denseId = `dense-${N}-${seed}`;
+      for (const technique of ["Big", "Tiny"]) {
+        rows.push({ technique, router_type: "Dense", N, E: 1, loss: dense, run_id: denseId, seed });
+        for (const E of Es.slice(1)) {
+          const gain = technique === "Big" ? 0.08 * Math.log2(E) / 4 : 0.004;
+          rows.push({
+            technique,
+            router_type: technique,
+            N,
+            E,
+            loss: dense - gain + (E % 3) * 1e-4,
+            run_id: `r${id++}`,
+            seed,
+          });
+        }
+      }
+    }
+  }
+  return pl.readRecords(rows);
+}
+
+describe("claims judged against the seed spread", () => {
+  const frame = syntheticSweep();
+  const analysis = analyse(frameAnalysisInput(frame, "synthetic"), {
+    restarts: 10,
+    bootstrap: 0,
+    heldOutMaxN: 4e4,
+  });
+  const claims = checkClaims(frame, analysis);
+  const get = (id: string) => claims.find((c) => c.id === id)!;
+
+  it("measures the spread once per run (a dense run shared by techniques counts once)", () => {
+    const s = frameSeedSpread(frame)!;
+    // 4 dense cells + 2 techniques x 4 N x 3 E = 28 cells of 2 seeds, each with deviations
+    // +-0.01 (or nearly): sd = sqrt(2 * 0.01^2 / 1) = 0.01414.
+    expect(s.cells).toBe(4 + 2 * 4 * 3);
+    expect(s.sd).toBeCloseTo(0.01 * Math.SQRT2, 6);
+  });
+
+  it("a router inside the spread is level with dense, not a winner", () => {
+    const c = get("routing_helps");
+    expect(c.verdict).toBe("partly");
+    expect(c.counts!.Big).toEqual({ lower: 12, level: 0, higher: 0 });
+    expect(c.counts!.Tiny).toEqual({ lower: 0, level: 12, higher: 0 });
+    expect(c.spread!.sd).toBeCloseTo(0.01414, 4);
+    // Without a spread the same numbers would be read as 12 wins: the rule is what differs.
+    const raw = checkClaims(frame, analysis, { spread: null }).find((c) =>
+      c.id === "routing_helps"
+    )!;
+    expect(raw.counts!.Tiny.lower).toBe(12);
+  });
+
+  it("dense falls with size; loss falls with E for the router that gains", () => {
+    expect(get("dense_scales").verdict).toBe("holds");
+    const e = get("loss_falls_with_E");
+    expect(e.verdict).toBe("partly");
+    expect(e.details[0]).toMatch(/^Big: falls at 4\/4 sizes/);
+    expect(e.details[1]).toMatch(/^Tiny: falls at 0\/4 sizes/);
+  });
+
+  it("orders techniques only where the gap exceeds the spread", () => {
+    const o = techniqueOrder(frame, { spread: frameSeedSpread(frame) });
+    expect(o.order).toEqual(["Big", "Tiny"]);
+    expect(o.separated).toEqual([true]);
+    // At E >= 16 both still differ by 0.076 nats: separated.
+    expect(techniqueOrder(frame, { minE: 16, spread: frameSeedSpread(frame) }).separated)
+      .toEqual([true]);
+    // Swap against a reference order: a real disagreement when separated, unresolved when not.
+    expect(compareOrders(["Big", "Tiny"], ["Tiny", "Big"], [true]).text).toMatch(
+      /different order/,
+    );
+    const within = compareOrders(["Big", "Tiny"], ["Tiny", "Big"], [false]);
+    expect(within.same).toBe(false);
+    expect(within.text).toMatch(/only within the seed spread \(unresolved\)/);
+  });
+
+  it("the per-router table: one row per configuration, threshold from the spread", () => {
+    const t = gainTable(frame);
+    expect(t.length).toBe(2 * 4 * 3);
+    const sd = frameSeedSpread(frame)!.sd;
+    // Two seeds on each side: threshold = 2 sd sqrt(1/2 + 1/2).
+    for (const r of t) expect(r.threshold).toBeCloseTo(2 * sd, 12);
+    expect(t.filter((r) => r.technique === "Tiny").every((r) => r.verdict === "level")).toBe(true);
+    const big16 = t.find((r) => r.technique === "Big" && r.E === 16 && r.N === 1e4)!;
+    expect(big16.gain).toBeCloseTo(0.08 - 16 % 3 * 1e-4, 9);
+    expect(big16.verdict).toBe("beats dense");
+  });
+
+  it("the carry-over sentences state the rule", () => {
+    const text = carryOver(claims, claims, { release: 100, ours: 8 }).join("\n");
+    expect(text).toMatch(/seed sd 0\.014 nats measured in the same sweep/);
+    expect(text).toMatch(/Tiny 0 beat dense, 12 level, 0 worse/);
+  });
+});

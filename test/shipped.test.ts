@@ -1,0 +1,139 @@
+import { afterAll, describe, expect, it } from "vitest";
+import pl from "nodejs-polars";
+import {
+  expandSpec,
+  exportSweep,
+  loadShippedSweep,
+  loadSweepResults,
+  runIdOf,
+  runSweep,
+  type SweepSpecInput,
+  validateSpec,
+} from "../lib/sweep/mod.ts";
+import { train, TRAINING_CODE_VERSION } from "../lib/train/mod.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+/** The committed results of the standard preset (README: "Our own sweep, shipped"). */
+const STANDARD = `${ROOT}data/ours/standard`;
+
+const tmpDirs: string[] = [];
+const tmp = () => {
+  const d = Deno.makeTempDirSync({ prefix: "shipped-test-" });
+  tmpDirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of tmpDirs) Deno.removeSync(d, { recursive: true });
+});
+
+const SPEC: SweepSpecInput = {
+  name: "ship-test",
+  routers: ["S-Base"],
+  sizes: [{ dModel: 16, layers: 1, heads: 2, seeds: [0, 1] }],
+  experts: [1, 4],
+  seeds: [0],
+  budget: { steps: 6 },
+  train: { batchSize: 4, seqLen: 32, warmupSteps: 2, evalEvery: 3, evalBatches: 2 },
+  checkpointEvery: 3,
+};
+
+describe("per-size seeds", () => {
+  it("a size's seeds replace the spec's for that size only", () => {
+    const runs = expandSpec({
+      ...SPEC,
+      sizes: [{ dModel: 16, layers: 1, heads: 2, seeds: [0, 1] }, {
+        dModel: 32,
+        layers: 1,
+        heads: 2,
+      }],
+    });
+    const at = (d: number) => runs.filter((r) => r.config.dModel === d).map((r) => r.config.seed);
+    expect(at(16)).toEqual([0, 0, 1, 1]);
+    expect(at(32)).toEqual([0, 0]);
+    expect(runs.every((r) => !("seeds" in r.config))).toBe(true);
+  });
+
+  it("refuses a bad per-size seed list", () => {
+    expect(() => validateSpec({ ...SPEC, sizes: [{ dModel: 16, layers: 1, heads: 2, seeds: [] }] }))
+      .toThrow(/sizes\[0\]\.seeds must be a non-empty array/);
+    expect(() =>
+      validateSpec({ ...SPEC, sizes: [{ dModel: 16, layers: 1, heads: 2, seeds: [0, 0] }] })
+    ).toThrow(/seeds/);
+  });
+});
+
+describe("shipped sweep results", () => {
+  it("export and load round-trip every run exactly; an edited row is refused", async () => {
+    const out = tmp(), dest = tmp();
+    const spec = validateSpec(SPEC);
+    await runSweep(spec, { out, log: () => {} });
+    const ids = expandSpec(spec).map((r) => r.runId);
+    const m = await exportSweep(out, dest, spec, ["(test)"], ids);
+    expect(m.runs).toBe(4);
+    expect(m.trainingCodeVersion).toBe(TRAINING_CODE_VERSION);
+    expect(m.sweepWallS).toBeGreaterThan(0);
+    expect(m.sweepWallS).toBeLessThanOrEqual(m.trainWallS + 60);
+
+    const shipped = loadShippedSweep(dest);
+    const orig = loadSweepResults(out).sort("run_id");
+    expect(shipped.results.getColumn("run_id").toArray()).toEqual(
+      orig.getColumn("run_id").toArray(),
+    );
+    for (const col of ["val_loss", "train_loss", "N", "P", "F", "E", "seed"]) {
+      expect(shipped.results.getColumn(col).toArray()).toEqual(orig.getColumn(col).toArray());
+    }
+    expect(shipped.curves.height).toBe(4 * 6);
+    expect(shipped.spec).toEqual(spec);
+
+    // An edited config no longer hashes to its run id.
+    const text = await Deno.readTextFile(`${dest}/results.csv`);
+    await Deno.writeTextFile(`${dest}/results.csv`, text.replace('""lr"":0.002', '""lr"":0.003'));
+    expect(() => loadShippedSweep(dest)).toThrow(/not the hash of their config/);
+  });
+
+  it("refuses to export an unfinished sweep and says how to finish it", async () => {
+    const out = tmp();
+    const spec = validateSpec(SPEC);
+    await expect(
+      exportSweep(out, tmp(), spec, [], expandSpec(spec).map((r) => r.runId)),
+    ).rejects.toThrow(/lacks 4 of the spec's 4 runs.*finish the sweep/s);
+  });
+
+  it("names what a shipped folder holds when one is missing", () => {
+    expect(() => loadShippedSweep(tmp())).toThrow(/manifest\.json cannot be read.*--export/s);
+  });
+});
+
+describe("the committed standard sweep", () => {
+  let cached: ReturnType<typeof loadShippedSweep> | undefined;
+  const standard = () => (cached ??= loadShippedSweep(STANDARD));
+
+  it("holds every run of the standard preset, each id the hash of its config", () => {
+    const shipped = standard();
+    const planned = expandSpec(shipped.spec);
+    expect(shipped.results.height).toBe(planned.length);
+    const configs = shipped.results.getColumn("config").toArray() as string[];
+    const ids = shipped.results.getColumn("run_id").toArray() as string[];
+    configs.forEach((c, i) =>
+      expect(runIdOf(JSON.parse(c), shipped.manifest.trainingCodeVersion)).toBe(ids[i])
+    );
+    expect(shipped.manifest.machine.cpu.length).toBeGreaterThan(0);
+  });
+
+  it(
+    "retraining its cheapest run reproduces the committed loss (runs are deterministic)",
+    async () => {
+      const shipped = standard();
+      expect(shipped.manifest.trainingCodeVersion).toBe(TRAINING_CODE_VERSION);
+      const rows = shipped.results.filter(pl.col("E").eq(1)).sort(["N", "seed"]);
+      const row = rows.toRecords()[0] as Record<string, unknown>;
+      const config = JSON.parse(String(row.config));
+      const result = await train(config, { quiet: true });
+      // Same code, same config, same single BLAS thread: the same numbers (measured: equal to the
+      // last printed digit); the tolerance only allows for another CPU's rounding.
+      expect(Math.abs(result.val_loss - Number(row.val_loss))).toBeLessThan(1e-3);
+      expect(Math.abs(result.train_loss - Number(row.train_loss))).toBeLessThan(1e-3);
+    },
+    300_000,
+  );
+});
