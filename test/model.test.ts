@@ -9,9 +9,13 @@ import {
 import {
   attentionHost,
   attentionReference,
+  blockIndex,
+  defaultExpertPath,
   dispatch,
   expertCapacity,
+  expertPath,
   routedFfn,
+  setExpertPath,
   TransformerLM,
 } from "../lib/model/mod.ts";
 import {
@@ -31,6 +35,7 @@ import {
 } from "../lib/nn/mod.ts";
 import { resolveRouter } from "../lib/routers/mod.ts";
 import { Rng } from "../lib/util/random.ts";
+import { disposeCase, ffnCase, ffnRun, gradNames, relDiff } from "./_experts.ts";
 
 const V = 300, S = 8, B = 2;
 
@@ -232,6 +237,131 @@ describe("routed FFN", () => {
     const y = tf.tidy(() => routedFfn(h, null, w1, w2, disp, 1).arraySync() as number[][]);
     for (let t = 4; t < 8; t++) expect(y[t].every((v) => v === 0)).toBe(true);
     for (const t of [0, 3, 8, 11]) expect(y[t].some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe("batched experts (one [E, capacity, d] block, batched matMuls)", () => {
+  it("lays a dispatch out in the block: free slots and dropped choices point at zero rows", () => {
+    // T 6, k 1, E 3, capacity 2: expert 0 asked 4 times (2 dropped), expert 2 never; token 5 nowhere
+    const disp = dispatch(Int32Array.from([0, 0, 1, 0, 0, -1]), 6, 1, 3, 2);
+    const ix = blockIndex(disp, 6, 1);
+    expect(Array.from(ix.rowToken)).toEqual([0, 1, 2, 6, 6, 6]);
+    expect(Array.from(ix.rowChoice)).toEqual([0, 1, 2, 6, 6, 6]);
+    expect(Array.from(ix.choiceRow)).toEqual([0, 1, 2, 6, 6, 6]);
+  });
+
+  it("per-backend defaults keep wasm and cpu on the per-expert paths; the override switches", () => {
+    expect(defaultExpertPath("wasm")).toBe("per-expert");
+    expect(defaultExpertPath("cpu")).toBe("per-expert");
+    expect(expertPath()).toBe("per-expert"); // cpu is active here
+    setExpertPath("batched");
+    try {
+      expect(expertPath()).toBe("batched");
+    } finally {
+      setExpertPath(undefined);
+    }
+    expect(expertPath()).toBe("per-expert");
+    expect(() => setExpertPath("fused" as never)).toThrow(/unknown expert path "fused"/);
+  });
+
+  const cases = [
+    { k: 1, withCombine: true },
+    { k: 2, withCombine: true },
+    { k: 1, withCombine: false },
+    { k: 2, withCombine: false },
+  ];
+
+  for (const { k, withCombine } of cases) {
+    it(`cpu, k=${k}${withCombine ? "" : ", no combine"}: batched equals the host and device per-expert paths (values, gradients), dropped choices and an empty expert included`, async () => {
+      const x = ffnCase({ T: 24, d: 8, E: 4, k, withCombine });
+      try {
+        expect(x.disp.dropped).toBeGreaterThan(0);
+        expect(x.disp.requested[x.E - 1]).toBe(0); // the last expert is empty
+        const batched = await ffnRun(x, "batched");
+        const names = gradNames(x);
+        for (const host of [true, false]) {
+          setHostPathOverride(host);
+          let ref;
+          try {
+            ref = await ffnRun(x, "per-expert");
+          } finally {
+            setHostPathOverride(undefined);
+          }
+          const label = host ? "host" : "device";
+          expect(relDiff(batched.y, ref.y), `${label} value`).toBeLessThan(1e-5);
+          batched.grads.forEach((g, i) =>
+            expect(relDiff(g, ref.grads[i]), `${label} d${names[i]}`).toBeLessThan(1e-5)
+          );
+        }
+        // Exact zeros where the per-expert paths give them: tokens with no kept choice (their
+        // output and dh rows) and the empty expert's weight gradients.
+        const kept = new Set<number>();
+        for (const tk of x.disp.tokens) for (const t of tk) kept.add(t);
+        const none = Array.from({ length: x.T }, (_, t) => t).filter((t) => !kept.has(t));
+        expect(none).toContain(1); // token 1 is routed nowhere
+        for (const t of none) {
+          for (const a of [batched.y, batched.grads[0]]) {
+            expect(a.subarray(t * x.d, (t + 1) * x.d).every((v) => v === 0)).toBe(true);
+          }
+        }
+        const off = withCombine ? 2 : 1;
+        for (const i of [off + x.E - 1, off + 2 * x.E - 1]) {
+          expect(batched.grads[i].every((v) => v === 0), names[i]).toBe(true);
+        }
+      } finally {
+        disposeCase(x);
+      }
+    });
+  }
+
+  for (const blas of ["off", "auto"] as const) {
+    it(`wasm (blas ${blas}): batched equals the per-expert path at expert-like sizes, k = 1 and 2`, async () => {
+      await initBackend("wasm", { blas, quiet: true });
+      try {
+        for (const k of [1, 2]) {
+          const x = ffnCase({ T: 128, d: 32, E: 8, k, withCombine: true, seed: 7 });
+          try {
+            expect(x.disp.dropped).toBeGreaterThan(0);
+            const a = await ffnRun(x, "batched"), b = await ffnRun(x, "per-expert");
+            expect(relDiff(a.y, b.y), `k=${k} value`).toBeLessThan(1e-5);
+            const names = gradNames(x);
+            a.grads.forEach((g, i) =>
+              expect(relDiff(g, b.grads[i]), `k=${k} d${names[i]}`).toBeLessThan(1e-5)
+            );
+          } finally {
+            disposeCase(x);
+          }
+        }
+      } finally {
+        await initBackend("cpu");
+      }
+    });
+  }
+
+  it("a model's loss and gradients agree on both paths (sbase k=2, hash, rlr; cpu)", () => {
+    for (const [router, E, k] of [["sbase", 4, 2], ["hash", 3, 1], ["rlr", 4, 1]] as const) {
+      const model = tiny(router, E, { k, R: 1 });
+      const vars = model.namedVariables().map((n) => n.variable);
+      const batch = randomBatch(4);
+      const run = (batched: boolean) => {
+        setExpertPath(batched ? "batched" : "per-expert");
+        try {
+          return tf.tidy(() => {
+            const { value, grads } = tf.variableGrads(
+              () => model.forward(batch, { training: true, rng: new Rng(9) }).objective,
+              vars,
+            );
+            return { l: value.dataSync()[0], g: vars.map((v) => grads[v.name].dataSync()) };
+          });
+        } finally {
+          setExpertPath(undefined);
+        }
+      };
+      const a = run(true), b = run(false);
+      expect(Math.abs(a.l - b.l), router).toBeLessThan(1e-5);
+      a.g.forEach((g, i) => expect(maxAbsDiff(g, b.g[i]), `${router} ${i}`).toBeLessThan(1e-6));
+      model.dispose();
+    }
   });
 });
 

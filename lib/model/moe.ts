@@ -9,14 +9,59 @@
  * - moe_host.ts: wasm with XNNPACK, and cpu; rows copied in JS over views of tensor memory;
  * - moe_device.ts: webgpu; tf.gather / tf.scatterND, nothing read back.
  * The per-expert maths and the custom-op frame they share are in expert.ts.
+ *
+ * A fourth, moe_batched.ts, runs all experts as one batched product over an [E, capacity, d] block
+ * (a fixed number of kernels per routed block instead of ~30 per expert). Which of the two,
+ * per-expert or batched, runs is chosen per backend by measurement (`defaultExpertPath`,
+ * docs/batched-experts.md) or forced with `setExpertPath`.
  */
-import type * as tf from "@tensorflow/tfjs-core";
+import * as tf from "@tensorflow/tfjs-core";
 import { blasActive } from "../backend/mod.ts";
 import { isHostBackend } from "../nn/mod.ts";
 import type { Dispatch } from "./dispatch.ts";
+import { routedFfnBatched } from "./moe_batched.ts";
 import { routedFfnBlas } from "./moe_blas.ts";
 import { routedFfnDevice } from "./moe_device.ts";
 import { routedFfnHost } from "./moe_host.ts";
+
+/** How the routed FFN runs its experts: one by one (moe_host/moe_device/moe_blas) or batched. */
+export type ExpertPath = "per-expert" | "batched";
+
+export const EXPERT_PATHS: readonly ExpertPath[] = ["per-expert", "batched"];
+
+/**
+ * The path each backend takes unless told otherwise, chosen by measured step time
+ * (docs/batched-experts.md, `deno run -A bench/expert_dispatch.ts --time`). wasm and cpu keep the
+ * per-expert paths: their results (committed sweeps, TRAINING_CODE_VERSION 4) depend on them.
+ */
+const DEFAULT_PATH: Record<string, ExpertPath> = {
+  wasm: "per-expert",
+  cpu: "per-expert",
+  webgpu: "per-expert",
+};
+
+/** The expert path a backend (a tfjs backend name) takes by default. */
+export function defaultExpertPath(backend: string = tf.getBackend()): ExpertPath {
+  return DEFAULT_PATH[backend] ?? "per-expert";
+}
+
+let pathOverride: ExpertPath | undefined;
+
+/**
+ * Forces the routed FFN's expert path on every backend; `undefined` restores the per-backend
+ * default. For tests that cross-check the paths and for benchmarks.
+ */
+export function setExpertPath(path: ExpertPath | undefined): void {
+  if (path !== undefined && !EXPERT_PATHS.includes(path)) {
+    throw new Error(`unknown expert path "${path}": use one of ${EXPERT_PATHS.join(", ")}`);
+  }
+  pathOverride = path;
+}
+
+/** The expert path the routed FFN takes now (the override, else the active backend's default). */
+export function expertPath(): ExpertPath {
+  return pathOverride ?? defaultExpertPath();
+}
 
 /**
  * y = sum over kept choices (t, j) of combine[t, j] * FFN_e(h[t]), e = the choice's expert.
@@ -30,6 +75,7 @@ export function routedFfn(
   disp: Dispatch,
   k: number,
 ): tf.Tensor2D {
+  if (expertPath() === "batched") return routedFfnBatched(h, combine, w1, w2, disp, k);
   if (blasActive()) return routedFfnBlas(h, combine, w1, w2, disp, k);
   if (isHostBackend()) return routedFfnHost(h, combine, w1, w2, disp, k);
   return routedFfnDevice(h, combine, w1, w2, disp, k);
