@@ -13,6 +13,7 @@ export const NEEDS_MORE_THAN_DENO: Record<string, string> = {
   "test/webgpu.test.ts": "a WebGPU adapter (Mesa's lavapipe or a GPU)",
   "test/blas.test.ts": "OpenBLAS (Debian libopenblas0-pthread)",
   "test/shipped.test.ts": "OpenBLAS (it retrains a committed run, which trained on it)",
+  "test/webgpu_experts.test.ts": "a WebGPU adapter (Mesa's lavapipe or a GPU)",
   "test/webgpu_steady.test.ts": "a WebGPU adapter (Mesa's lavapipe or a GPU)",
   "test/webgpu_memory.test.ts": "a WebGPU adapter (Mesa's lavapipe or a GPU)",
   "test/gpu_adapter.test.ts": "a WebGPU adapter (Mesa's lavapipe or a GPU)",

@@ -5,6 +5,7 @@
  *   deno run -A bench/expert_dispatch.ts [--backend webgpu] [--experts 8,64,128] [--json]
  *   deno run -A bench/expert_dispatch.ts --time --backend wasm,webgpu --experts 8,64 [--steps 5]
  *     [--blas auto|off] (wasm's matMuls: OpenBLAS when it loads, or XNNPACK)
+ *   --time-only: step times without the counts
  *
  * The model is bench/_setup.ts's: d_model 64 (--d-model), 2 layers (one routed, R = 0.5), S-BASE
  * top-1, batch 8 x 64 tokens. Counted per path, after a warm-up step:
@@ -17,10 +18,12 @@
  * - "clipping + AdamW": what lib/train's gradient clipping and AdamW do per step for a block's 2E
  *   expert variables alone (the same on both paths);
  * - "block": one routed FFN alone, forward and backward, at the step's shapes (T 512 tokens,
- *   capacity 2 T / E, S-BASE's capacity factor) with random top-1 choices; "step": one whole training step
- *   (trainStepAsync: on webgpu the routing pre-pass, the taped pass, clipping and AdamW).
- * Counts do not depend on timing or load. --time adds the median step time of --steps steps after
- * two warm-up steps (time it on an otherwise idle machine).
+ *   capacity 2 T / E, S-BASE's capacity factor) with random top-1 choices; "step": one whole
+ *   training step (trainStepAsync: on webgpu the routing pre-pass, the taped pass, clipping and
+ *   AdamW).
+ * Counts do not depend on timing or load. --time adds each path's median step time over --steps
+ * steps of one model, the paths taking turns step by step after two warm-up steps each (time it on
+ * an otherwise idle machine).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
@@ -48,6 +51,7 @@ const { values: a } = parseArgs({
     steps: { type: "string", default: "5" },
     blas: { type: "string", default: "auto" },
     time: { type: "boolean", default: false },
+    "time-only": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
@@ -184,8 +188,7 @@ async function optimizerCounts(E: number): Promise<Counts> {
   return n;
 }
 
-/** One training step's counts (after a warm-up step) and, with --time, its median time. */
-async function stepCounts(E: number): Promise<{ counts: Counts; ms?: number }> {
+function stepModel(E: number) {
   const { model, opt, batch } = benchModel({
     vocabSize: V,
     seqLen: S,
@@ -201,23 +204,56 @@ async function stepCounts(E: number): Promise<{ counts: Counts; ms?: number }> {
     const r = await trainStepAsync(model, opt, batch(), { lr: 1e-3, gradClip: 1, rng });
     if (!Number.isFinite(r.loss)) throw new Error(`E=${E}: loss ${r.loss}`);
   };
-  try {
-    await step();
-    const counts = await counted(step);
-    if (!a.time) return { counts };
-    await step();
-    const times: number[] = [];
-    for (let i = 0; i < steps; i++) {
-      const t0 = performance.now();
-      await step();
-      times.push(performance.now() - t0);
-    }
-    times.sort((x, y) => x - y);
-    return { counts, ms: times[times.length >> 1] };
-  } finally {
+  const dispose = () => {
     opt.dispose();
     model.dispose();
+  };
+  return { step, dispose };
+}
+
+/** One training step's counts on the active expert path, after a warm-up step. */
+async function stepCounts(E: number): Promise<Counts> {
+  const m = stepModel(E);
+  try {
+    await m.step();
+    return await counted(m.step);
+  } finally {
+    m.dispose();
   }
+}
+
+/**
+ * Median step time of each expert path: one model, two warm-up steps per path, then --steps
+ * rounds that time one step of each path in turn (interleaved, so that a change in the machine's
+ * load hits both alike).
+ */
+async function stepTimes(E: number): Promise<Record<ExpertPath, number>> {
+  const m = stepModel(E);
+  const times: Record<string, number[]> = {};
+  try {
+    for (const path of EXPERT_PATHS) {
+      setExpertPath(path);
+      await m.step();
+      await m.step();
+      times[path] = [];
+    }
+    for (let i = 0; i < steps; i++) {
+      for (const path of EXPERT_PATHS) {
+        setExpertPath(path);
+        const t0 = performance.now();
+        await m.step();
+        times[path].push(performance.now() - t0);
+      }
+    }
+  } finally {
+    setExpertPath(undefined);
+    m.dispose();
+  }
+  const med = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
+  return Object.fromEntries(EXPERT_PATHS.map((p) => [p, +med(times[p]).toFixed(1)])) as Record<
+    ExpertPath,
+    number
+  >;
 }
 
 const fmt = (c: Counts, gpu: boolean) =>
@@ -243,18 +279,18 @@ for (const backend of backends) {
     );
   }
   for (const E of expertCounts) {
-    if (gpu) {
+    if (gpu && !a["time-only"]) {
       const o = await optimizerCounts(E);
       if (a.json) console.log(JSON.stringify({ backend, experts: E, optimizer_of_experts: o }));
       else {console.log(
           `  E=${String(E).padEnd(3)} clipping + AdamW of the 2E expert variables: ${fmt(o, gpu)}`,
         );}
     }
-    for (const path of EXPERT_PATHS as ExpertPath[]) {
+    for (const path of a["time-only"] ? [] : EXPERT_PATHS) {
       setExpertPath(path);
       try {
         const block = await blockCounts(E);
-        const { counts, ms } = await stepCounts(E);
+        const counts = await stepCounts(E);
         const row = {
           backend,
           adapter: info.adapter,
@@ -264,18 +300,27 @@ for (const backend of backends) {
           tokens: T,
           block,
           step: counts,
-          ...(ms !== undefined ? { ms_per_step: +ms.toFixed(1) } : {}),
         };
         if (a.json) console.log(JSON.stringify(row));
         else {
           console.log(
             `  E=${String(E).padEnd(3)} ${path.padEnd(10)} block: ${fmt(block, gpu)}\n` +
-              `  ${" ".repeat(15)}step:  ${fmt(counts, gpu)}` +
-              (ms !== undefined ? `; ${ms.toFixed(1)} ms/step (median of ${steps})` : ""),
+              `  ${" ".repeat(15)}step:  ${fmt(counts, gpu)}`,
           );
         }
       } finally {
         setExpertPath(undefined);
+      }
+    }
+    if (a.time || a["time-only"]) {
+      const ms = await stepTimes(E);
+      if (a.json) console.log(JSON.stringify({ backend, experts: E, ms_per_step: ms }));
+      else {
+        console.log(
+          `  E=${String(E).padEnd(3)} step time (median of ${steps}, interleaved): ` +
+            EXPERT_PATHS.map((p) => `${p} ${ms[p]} ms`).join(", ") +
+            ` (batched/per-expert ${(ms.batched / ms["per-expert"]).toFixed(2)})`,
+        );
       }
     }
   }

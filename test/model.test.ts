@@ -15,6 +15,7 @@ import {
   expertCapacity,
   expertPath,
   routedFfn,
+  setBatchedTensorLimit,
   setExpertPath,
   TransformerLM,
 } from "../lib/model/mod.ts";
@@ -250,9 +251,10 @@ describe("batched experts (one [E, capacity, d] block, batched matMuls)", () => 
     expect(Array.from(ix.choiceRow)).toEqual([0, 1, 2, 6, 6, 6]);
   });
 
-  it("per-backend defaults keep wasm and cpu on the per-expert paths; the override switches", () => {
+  it("per-backend defaults: wasm and cpu per-expert, webgpu batched; the override switches", () => {
     expect(defaultExpertPath("wasm")).toBe("per-expert");
     expect(defaultExpertPath("cpu")).toBe("per-expert");
+    expect(defaultExpertPath("webgpu")).toBe("batched"); // measured faster there
     expect(expertPath()).toBe("per-expert"); // cpu is active here
     setExpertPath("batched");
     try {
@@ -313,6 +315,31 @@ describe("batched experts (one [E, capacity, d] block, batched matMuls)", () => 
       }
     });
   }
+
+  it("cpu: experts split into groups (a buffer limit) give the same values and gradients", async () => {
+    for (const k of [1, 2]) {
+      const x = ffnCase({ T: 24, d: 8, E: 4, k, withCombine: true });
+      try {
+        const ref = await ffnRun(x, "per-expert");
+        const perExpert = 4 * Math.max(8 * 32, x.disp.capacity * 32); // bytes of W1[e], H rows
+        for (const group of [1, 3]) {
+          setBatchedTensorLimit(group * perExpert);
+          let got;
+          try {
+            got = await ffnRun(x, "batched");
+          } finally {
+            setBatchedTensorLimit(undefined);
+          }
+          expect(relDiff(got.y, ref.y), `k=${k} groups of ${group}`).toBeLessThan(1e-5);
+          got.grads.forEach((g, i) =>
+            expect(relDiff(g, ref.grads[i]), `k=${k} groups of ${group}, ${i}`).toBeLessThan(1e-5)
+          );
+        }
+      } finally {
+        disposeCase(x);
+      }
+    }
+  });
 
   for (const blas of ["off", "auto"] as const) {
     it(`wasm (blas ${blas}): batched equals the per-expert path at expert-like sizes, k = 1 and 2`, async () => {

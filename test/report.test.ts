@@ -107,17 +107,17 @@ afterAll(async () => {
 describe("deno task reproduce", () => {
   it("trains the sweep in two processes and fits every law to every technique of our runs", () => {
     const planned = expandSpec(validateSpec(SPEC)).length;
-    expect(planned).toBe(21);
+    expect(planned).toBe(28);
     expect(summary.sweep.finished).toBe(planned);
     expect(summary.sweep.planned).toBe(planned);
-    expect(first.err).toMatch(/\[reproduce\] sweep: runs 0\/21 done/);
-    expect(first.err).toMatch(/\[reproduce\] sweep: runs 21\/21 done/);
+    expect(first.err).toMatch(/\[reproduce\] sweep: runs 0\/28 done/);
+    expect(first.err).toMatch(/\[reproduce\] sweep: runs 28\/28 done/);
     for (const t of ["S-Base", "RL-R", "Hash"]) {
       const eq1 = summary.ours[t].eq1;
       for (const k of ["a", "b", "c", "d", "E_start", "E_max"]) {
         expect(Number.isFinite(eq1[k])).toBe(true);
       }
-      expect(eq1.n).toBe(9); // 3 dense + 6 routed runs
+      expect(eq1.n).toBe(12); // 4 dense (two seeds at d16) + 8 routed runs
       expect(eq1.ci95.c[0]).toBeLessThanOrEqual(eq1.ci95.c[1]);
       expect(summary.ours[t].held_out.eq1.nTest).toBe(3); // the largest size held out
       expect(summary.release[t].eq1.n).toBeGreaterThan(50);
@@ -152,7 +152,7 @@ describe("deno task reproduce", () => {
     expect(html).toContain(">0.078<"); // alpha_N
     expect(html).toContain(`>${fmt(summary.ours.Dense.alpha_N, 4)}<`);
     // The sweep summary: runs finished.
-    expect(html).toMatch(/<td>runs finished<\/td><td class="num">21<\/td>/);
+    expect(html).toMatch(/<td>runs finished<\/td><td class="num">28<\/td>/);
   });
 
   it("concludes from the numbers: each carry-over sentence matches its computed verdict", () => {
@@ -295,7 +295,7 @@ describe("deno task reproduce", () => {
         ]),
       );
     const before = mtimes();
-    expect(Object.keys(before).length).toBe(21);
+    expect(Object.keys(before).length).toBe(28);
     const again = await runCli(cliArgs);
     expect(again.code, again.err).toBe(0);
     expect(mtimes()).toEqual(before);

@@ -23,7 +23,7 @@ export {
   routedFfn,
   setExpertPath,
 } from "./moe.ts";
-export { type BlockIndex, blockIndex } from "./moe_batched.ts";
+export { type BlockIndex, blockIndex, setBatchedTensorLimit } from "./moe_batched.ts";
 export {
   attentionBlas,
   attentionHost,

@@ -11,7 +11,7 @@
  * The per-expert maths and the custom-op frame they share are in expert.ts.
  *
  * A fourth, moe_batched.ts, runs all experts as one batched product over an [E, capacity, d] block
- * (a fixed number of kernels per routed block instead of ~30 per expert). Which of the two,
+ * (55 tfjs kernels per routed block whatever E, against ~40 per expert). Which of the two,
  * per-expert or batched, runs is chosen per backend by measurement (`defaultExpertPath`,
  * docs/batched-experts.md) or forced with `setExpertPath`.
  */
@@ -31,13 +31,17 @@ export const EXPERT_PATHS: readonly ExpertPath[] = ["per-expert", "batched"];
 
 /**
  * The path each backend takes unless told otherwise, chosen by measured step time
- * (docs/batched-experts.md, `deno run -A bench/expert_dispatch.ts --time`). wasm and cpu keep the
- * per-expert paths: their results (committed sweeps, TRAINING_CODE_VERSION 4) depend on them.
+ * (docs/batched-experts.md, `deno run -A bench/expert_dispatch.ts --time-only --backend
+ * wasm,webgpu`; d_model 64, 512 tokens a step). wasm keeps the per-expert paths (batched took
+ * 1.6x the step time at E = 8 and 6.6-11x at E = 64 on OpenBLAS, 2.7x and 4.4x on XNNPACK), and
+ * so does cpu; their results (committed sweeps, TRAINING_CODE_VERSION 4) depend on them. webgpu
+ * runs batched (0.73-0.89x the step time at E = 8 and 64, 0.70-0.76x at E = 128 on Mesa's
+ * software adapter; about half the GPU dispatches a step).
  */
 const DEFAULT_PATH: Record<string, ExpertPath> = {
   wasm: "per-expert",
   cpu: "per-expert",
-  webgpu: "per-expert",
+  webgpu: "batched",
 };
 
 /** The expert path a backend (a tfjs backend name) takes by default. */

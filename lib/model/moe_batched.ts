@@ -3,10 +3,11 @@
  * gathered into one block X [E, C, d] (C = the dispatch's capacity, so the block's shape depends
  * only on the step's shape, never on the routing), the expert FFNs run as two rank-3 matMuls
  * against the expert weights stacked inside the op (W1 [E, d, dff], W2 [E, dff, d]), and each
- * token gathers its kept choices' rows back, scaled by their combine weights. A step then issues a
- * fixed number of kernels per routed block instead of ~30 per expert (bench/expert_dispatch.ts
- * counts them); what stays O(E) is stacking the weights and splitting their gradients back into
- * the model's per-expert variables (docs/batched-experts.md).
+ * token gathers its kept choices' rows back, scaled by their combine weights. A routed block then
+ * runs 55 tfjs kernels, forward and backward, whatever E, against ~40 per expert on the per-expert
+ * device path (bench/expert_dispatch.ts counts them); what stays O(E) on webgpu is stacking the
+ * weights (a Concat dispatch per 7 experts) and splitting their gradients back into the model's
+ * per-expert variables (a Slice dispatch each; docs/batched-experts.md).
  *
  * Padding rows: an expert with n < C rows gets zero rows in its free slots (they gather the zero
  * row appended to h), whose outputs are exactly zero (gelu(0) = 0); a dropped choice gathers the
@@ -22,7 +23,7 @@ import { assertWeightsLive, ffnOp } from "./expert.ts";
 
 /** The index maps of a dispatch laid out in an [E, C] block (pads point at appended zero rows). */
 export interface BlockIndex {
-  /** Block row e * C + m -> its token, or T (the zero row appended to h) for a free slot. [E * C] */
+  /** Block row e * C + m -> its token, or T (the zero row appended to h) if free. [E * C] */
   rowToken: Int32Array;
   /** Block row -> its choice t * k + j, or T * k (an appended zero row) for a free slot. [E * C] */
   rowChoice: Int32Array;
@@ -86,8 +87,77 @@ function unstackFreeing(x: tf.Tensor3D): tf.Tensor2D[] {
   return parts;
 }
 
-/** See moe.ts's routedFfn: h [T, d], combine [T, k] or null, w1[e] [d, dff], w2[e] [dff, d]. */
+let tensorLimitOverride: number | undefined;
+
+/**
+ * Sets the largest tensor (bytes) the batched path may make, in place of the adapter's limit
+ * (`undefined` restores it): for tests of the expert groups.
+ */
+export function setBatchedTensorLimit(bytes: number | undefined): void {
+  if (bytes !== undefined && !(bytes > 0)) {
+    throw new Error(`batched tensor limit ${bytes}: give a positive number of bytes, or undefined`);
+  }
+  tensorLimitOverride = bytes;
+}
+
+/**
+ * The largest tensor (bytes) the batched path makes: on webgpu the device's max storage binding
+ * (wgpu caps it at 2 GiB - 1) and max buffer size; elsewhere 2 GiB - 1.
+ */
+function tensorLimit(): number {
+  if (tensorLimitOverride !== undefined) return tensorLimitOverride;
+  const limits = (tf.backend() as {
+    device?: { limits?: { maxStorageBufferBindingSize?: number; maxBufferSize?: number } };
+  }).device?.limits;
+  return Math.min(
+    limits?.maxStorageBufferBindingSize ?? 2 ** 31 - 1,
+    limits?.maxBufferSize ?? 2 ** 31 - 1,
+  );
+}
+
+/** The dispatch of experts [from, to) alone (the others' choices count as dropped here). */
+function subDispatch(disp: Dispatch, from: number, to: number): Dispatch {
+  return { ...disp, slots: disp.slots.slice(from, to), tokens: disp.tokens.slice(from, to) };
+}
+
+/**
+ * See moe.ts's routedFfn: h [T, d], combine [T, k] or null, w1[e] [d, dff], w2[e] [dff, d].
+ *
+ * The stacked weights [E, d, dff] and the block's hidden layer [E, C, dff] grow with E; where one
+ * of them would pass the largest buffer the adapter binds (tensorLimit), the experts run in
+ * groups, each group one batched product, and the groups' outputs are summed (each kept choice
+ * lies in one group; the other groups add exact zeros for it).
+ */
 export function routedFfnBatched(
+  h: tf.Tensor2D,
+  combine: tf.Tensor2D | null,
+  w1: tf.Tensor2D[],
+  w2: tf.Tensor2D[],
+  disp: Dispatch,
+  k: number,
+): tf.Tensor2D {
+  const E = w1.length, d = h.shape[1], dff = w1[0].shape[1];
+  const bytesPerExpert = 4 * Math.max(d * dff, disp.capacity * dff);
+  const group = Math.max(1, Math.floor(tensorLimit() / bytesPerExpert));
+  if (group >= E) return batchedGroup(h, combine, w1, w2, disp, k);
+  let out: tf.Tensor2D | null = null;
+  for (let from = 0; from < E; from += group) {
+    const to = Math.min(E, from + group);
+    const part = batchedGroup(
+      h,
+      combine,
+      w1.slice(from, to),
+      w2.slice(from, to),
+      subDispatch(disp, from, to),
+      k,
+    );
+    out = out ? tf.add(out, part) : part;
+  }
+  return out!;
+}
+
+/** A group of experts (all, unless routedFfnBatched splits them) as one batched product. */
+function batchedGroup(
   h: tf.Tensor2D,
   combine: tf.Tensor2D | null,
   w1: tf.Tensor2D[],
