@@ -29,6 +29,7 @@ import {
   trainStep,
 } from "../lib/train/mod.ts";
 import { Rng } from "../lib/util/random.ts";
+import { cpuModel } from "../lib/sweep/mod.ts";
 import { benchModel, matMulPath } from "./_setup.ts";
 
 interface BenchRow {
@@ -74,16 +75,6 @@ const SHAPES: Record<number, { layers: number; heads: number; seqLen: number; ba
     64: { layers: 4, heads: 4, seqLen: 128, batchSize: 16 },
     256: { layers: 4, heads: 4, seqLen: 256, batchSize: 8 },
   };
-
-/** The CPU's model name (Linux /proc/cpuinfo), or "unknown". */
-function cpuModel(): string {
-  try {
-    const m = Deno.readTextFileSync("/proc/cpuinfo").match(/^model name\s*:\s*(.+)$/m);
-    return m ? m[1].trim() : "unknown";
-  } catch {
-    return "unknown";
-  }
-}
 
 function torchVersion(python: string): string {
   const r = spawnSync(python, ["-c", "import torch; print(torch.__version__)"], {
