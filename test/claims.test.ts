@@ -6,6 +6,7 @@ import {
   frameAnalysisInput,
   seedSpread,
   SPREAD_MULTIPLE,
+  spreadAt,
 } from "../lib/analysis/mod.ts";
 import {
   carryOver,
@@ -31,6 +32,39 @@ describe("seed spread", () => {
     expect(s.runs).toBe(4);
     // Equal dof per cell: the pooled variance is the mean of the cells' sample variances.
     expect(s.sd ** 2).toBeCloseTo((0.02 + 0.08) / 2, 12);
+  });
+
+  it("keeps the spread per size, and takes the cautious neighbour where a size is not repeated", () => {
+    // Size 10: cell a 1.0/1.2 (variance 0.02). Size 40: cells b 2.0/2.4 (0.08), c 3.0/3.2 (0.02).
+    const s = seedSpread([
+      { cell: "a", loss: 1.0, size: 10 },
+      { cell: "a", loss: 1.2, size: 10 },
+      { cell: "b", loss: 2.0, size: 40 },
+      { cell: "b", loss: 2.4, size: 40 },
+      { cell: "c", loss: 3.0, size: 40 },
+      { cell: "c", loss: 3.2, size: 40 },
+      { cell: "d", loss: 7.0, size: 20 },
+    ])!;
+    expect(s.bySize!.map((z) => z.size)).toEqual([10, 40]);
+    expect(s.bySize![0].sd ** 2).toBeCloseTo(0.02, 12);
+    expect(s.bySize![1].sd ** 2).toBeCloseTo((0.08 + 0.02) / 2, 12);
+    expect(s.bySize![1].dof).toBe(2);
+    // Pooled over all three cells, as before.
+    expect(s.sd ** 2).toBeCloseTo((0.02 + 0.08 + 0.02) / 3, 12);
+    expect(spreadAt(s, 10)).toBe(s.bySize![0].sd);
+    // Not repeated at 20: the larger of its neighbours 10 and 40; beyond the range: the nearest.
+    expect(spreadAt(s, 20)).toBe(Math.max(s.bySize![0].sd, s.bySize![1].sd));
+    expect(spreadAt(s, 5)).toBe(s.bySize![0].sd);
+    expect(spreadAt(s, 80)).toBe(s.bySize![1].sd);
+    expect(spreadAt(s)).toBe(s.sd);
+    // A difference across sizes: 2 x sqrt(sd_a^2 / n_a + sd_b^2 / n_b).
+    const c = compareCells([1, 1], [2], s, { a: 10, b: 40 });
+    expect(c.threshold).toBeCloseTo(
+      SPREAD_MULTIPLE * Math.sqrt(0.02 / 2 + 0.05 / 1),
+      12,
+    );
+    expect(() => seedSpread([{ cell: "a", loss: 1, size: 1 }, { cell: "a", loss: 1, size: 2 }]))
+      .toThrow(/sizes 1 and 2/);
   });
 
   it("is undefined when no configuration has two seeds", () => {
@@ -148,13 +182,54 @@ describe("claims judged against the seed spread", () => {
   it("the per-router table: one row per configuration, threshold from the spread", () => {
     const t = gainTable(frame);
     expect(t.length).toBe(2 * 4 * 3);
-    const sd = frameSeedSpread(frame)!.sd;
-    // Two seeds on each side: threshold = 2 sd sqrt(1/2 + 1/2).
-    for (const r of t) expect(r.threshold).toBeCloseTo(2 * sd, 12);
+    const s = frameSeedSpread(frame)!;
+    // Two seeds on each side: threshold = 2 sd sqrt(1/2 + 1/2), sd that of the row's size.
+    for (const r of t) expect(r.threshold).toBeCloseTo(2 * spreadAt(s, r.N), 12);
+    for (const r of t) expect(spreadAt(s, r.N)).toBeCloseTo(s.sd, 6);
     expect(t.filter((r) => r.technique === "Tiny").every((r) => r.verdict === "level")).toBe(true);
     const big16 = t.find((r) => r.technique === "Big" && r.E === 16 && r.N === 1e4)!;
     expect(big16.gain).toBeCloseTo(0.08 - 16 % 3 * 1e-4, 9);
     expect(big16.verdict).toBe("beats dense");
+  });
+
+  it("judges each size against its own spread", () => {
+    // Size 1e4: seeds +-0.001; size 1e5: seeds +-0.05. The router gains 0.01 at both sizes.
+    const rows: Record<string, unknown>[] = [];
+    for (const [N, eps] of [[1e4, 0.001], [1e5, 0.05]]) {
+      for (const seed of [0, 1]) {
+        const noise = seed === 0 ? eps : -eps;
+        const d = 5 - 0.2 * Math.log10(N) + noise;
+        rows.push({
+          technique: "R",
+          router_type: "Dense",
+          N,
+          E: 1,
+          loss: d,
+          run_id: `d${N}${seed}`,
+          seed,
+        });
+        rows.push({
+          technique: "R",
+          router_type: "R",
+          N,
+          E: 8,
+          loss: d - 0.01,
+          run_id: `r${N}${seed}`,
+          seed,
+        });
+      }
+    }
+    const f = pl.readRecords(rows);
+    const s = frameSeedSpread(f)!;
+    expect(s.bySize!.map((z) => z.sd)).toEqual([
+      expect.closeTo(0.001 * Math.SQRT2, 9),
+      expect.closeTo(0.05 * Math.SQRT2, 9),
+    ]);
+    const t = gainTable(f);
+    expect(t.map((r) => r.verdict)).toEqual(["beats dense", "level"]);
+    // With one pooled sd (0.05 at both sizes) the small size's clear gain would read as level.
+    const pooled = { ...s, bySize: undefined };
+    expect(gainTable(f, pooled).map((r) => r.verdict)).toEqual(["level", "level"]);
   });
 
   it("the carry-over sentences state the rule", () => {

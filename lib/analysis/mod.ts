@@ -38,7 +38,9 @@ export {
   type Difference,
   type SeedSpread,
   seedSpread,
+  type SizeSpread,
   SPREAD_MULTIPLE,
+  spreadAt,
   type SpreadRun,
   spreadWords,
 } from "./seed_spread.ts";

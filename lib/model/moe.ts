@@ -34,7 +34,7 @@ export const EXPERT_PATHS: readonly ExpertPath[] = ["per-expert", "batched"];
  * (docs/batched-experts.md, `deno run -A bench/expert_dispatch.ts --time-only --backend
  * wasm,webgpu`; d_model 64, 512 tokens a step). wasm keeps the per-expert paths (batched took
  * 1.6x the step time at E = 8 and 6.6-11x at E = 64 on OpenBLAS, 2.7x and 4.4x on XNNPACK), and
- * so does cpu; their results (committed sweeps, TRAINING_CODE_VERSION 4) depend on them. webgpu
+ * so does cpu; their results (committed sweeps, TRAINING_CODE_VERSION 5) depend on them. webgpu
  * runs batched (0.73-0.89x the step time at E = 8 and 64, 0.70-0.76x at E = 128 on Mesa's
  * software adapter; about half the GPU dispatches a step).
  */

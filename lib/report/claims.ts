@@ -13,6 +13,7 @@ import {
   type SeedSpread,
   seedSpread,
   SPREAD_MULTIPLE,
+  spreadAt,
   spreadWords,
 } from "../analysis/mod.ts";
 import { displayName } from "../figures/mod.ts";
@@ -104,7 +105,8 @@ const cellOf = (r: { technique: string; N: number; E: number }) =>
 
 /**
  * The seed spread of a main-sweep frame: the pooled standard deviation over every configuration
- * run with two or more seeds (dense runs counted once, not once per technique).
+ * run with two or more seeds (dense runs counted once, not once per technique), overall and per
+ * model size N.
  */
 export function frameSeedSpread(frame: pl.DataFrame): SeedSpread | undefined {
   const seen = new Set<string>();
@@ -114,7 +116,7 @@ export function frameSeedSpread(frame: pl.DataFrame): SeedSpread | undefined {
     seen.add(key);
     return true;
   });
-  return seedSpread(runs.map((r) => ({ cell: cellOf(r), loss: r.loss })));
+  return seedSpread(runs.map((r) => ({ cell: cellOf(r), loss: r.loss, size: r.N })));
 }
 
 /** Losses per cell (all seeds) of a frame's rows. */
@@ -184,7 +186,7 @@ export function gainTable(frame: pl.DataFrame, spread?: SeedSpread | null): Gain
     const dense = byCell.get(`Dense|${N}|1`);
     if (!dense) continue;
     const mine = byCell.get(key)!;
-    const c = compareCells(mine, dense, s);
+    const c = compareCells(mine, dense, s, { a: N, b: N });
     out.push({
       technique,
       N,
@@ -205,7 +207,8 @@ export function gainTable(frame: pl.DataFrame, spread?: SeedSpread | null): Gain
  * Each technique's mean routed loss over the (N, E) points every technique has (with E >= minE),
  * best first, and every pair's ordering judged against the seed spread: a pair counts as ordered
  * when its mean difference over the shared points exceeds twice the standard deviation of that
- * difference (sd * sqrt(2 / points) for one seed a point; 0 without a spread).
+ * difference (sd * sqrt(2 / points) for one seed a point and one sd everywhere; sd taken per size
+ * when the spread has sizes; 0 without a spread).
  */
 export function techniqueOrder(
   frame: pl.DataFrame,
@@ -224,16 +227,18 @@ export function techniqueOrder(
   const points = [...new Set(rows.map((r) => `${r.N}|${r.E}`))].filter((k) =>
     techs.every((t) => byCell.has(key(t, k)))
   );
-  // Per technique: the mean over points of its cell means, and the variance of that mean.
+  // Per technique: the mean over points of its cell means, and the variance of that mean (the
+  // seed variance at each point's size over its seeds, summed, over points squared).
+  const spread = opts.spread;
+  const sdAt = (k: string) => spread ? spreadAt(spread, Number(k.split("|")[0])) : 0;
   const stats = techs.map((t) => {
     const ms = points.map((k) => mean(byCell.get(key(t, k))!));
-    const v = points.reduce((s, k) => s + 1 / byCell.get(key(t, k))!.length, 0) /
+    const v = points.reduce((s, k) => s + sdAt(k) ** 2 / byCell.get(key(t, k))!.length, 0) /
       Math.max(1, points.length) ** 2;
     return { t, m: points.length ? mean(ms) : NaN, v };
   }).sort((a, b) => a.m - b.m);
-  const sd = opts.spread?.sd ?? 0;
   const separated = stats.slice(1).map((s, i) =>
-    s.m - stats[i].m > SPREAD_MULTIPLE * sd * Math.sqrt(s.v + stats[i].v)
+    s.m - stats[i].m > SPREAD_MULTIPLE * Math.sqrt(s.v + stats[i].v)
   );
   return {
     order: stats.map((s) => s.t),
@@ -319,7 +324,10 @@ export function checkClaims(
   {
     const dense = Ns.filter((N) => byCell.has(`Dense|${N}|1`));
     const steps = dense.slice(1).map((N, i) =>
-      compareCells(byCell.get(`Dense|${N}|1`)!, byCell.get(`Dense|${dense[i]}|1`)!, spread)
+      compareCells(byCell.get(`Dense|${N}|1`)!, byCell.get(`Dense|${dense[i]}|1`)!, spread, {
+        a: N,
+        b: dense[i],
+      })
     );
     out.push({
       id: "dense_scales",
@@ -359,8 +367,9 @@ export function checkClaims(
         if (Es.length < 3) continue;
         sizes += 1;
         const get = (E: number) => byCell.get(cellOf({ technique: t, N, E }))!;
-        const steps = Es.slice(1).map((E, i) => compareCells(get(E), get(Es[i]), spread));
-        const span = compareCells(get(Es[Es.length - 1]), get(Es[1]), spread);
+        const at = { a: N, b: N };
+        const steps = Es.slice(1).map((E, i) => compareCells(get(E), get(Es[i]), spread, at));
+        const span = compareCells(get(Es[Es.length - 1]), get(Es[1]), spread, at);
         const ok = span.verdict === "lower" && steps.every((c) => c.verdict !== "higher");
         if (ok) good += 1;
         perSize.push(
@@ -465,6 +474,17 @@ export function checkClaims(
   return out;
 }
 
+/** "seed sd 0.019 nats" or, kept per size, "seed sd 0.0041-0.027 nats by size (pooled 0.019)". */
+function sdWords(spread: SeedSpread): string {
+  const per = spread.bySize ?? [];
+  if (per.length < 2) return `seed sd ${spread.sd.toPrecision(2)} nats`;
+  const sds = per.map((s) => s.sd);
+  const [lo, hi] = [Math.min(...sds).toPrecision(2), Math.max(...sds).toPrecision(2)];
+  if (lo === hi) return `seed sd ${spread.sd.toPrecision(2)} nats`;
+  return `seed sd ${lo}-${hi} nats ` +
+    `by size (pooled ${spread.sd.toPrecision(2)})`;
+}
+
 /** Routing against dense per technique, in words: how many configurations beat it beyond the spread. */
 function gainWords(c: ClaimCheck): string {
   const parts = Object.entries(c.counts ?? {}).map(([t, n]) =>
@@ -472,9 +492,7 @@ function gainWords(c: ClaimCheck): string {
     `(mean gain ${signed(c.meanGain?.[t] ?? NaN)} nats)`
   );
   const rule = c.spread
-    ? `beyond ${SPREAD_MULTIPLE} sd of the difference, seed sd ${
-      c.spread.sd.toPrecision(2)
-    } nats ` +
+    ? `beyond ${SPREAD_MULTIPLE} sd of the difference, ${sdWords(c.spread)} ` +
       `measured in the same sweep`
     : "raw signs: no seed spread was measured";
   return parts.length ? `Against dense (${rule}): ${parts.join("; ")}.` : "";

@@ -4,14 +4,19 @@
  * goes to and with what weight. The model does the dispatch, capacity and combination.
  *
  * Define one with `defineRouter` (define.ts): an id, a label, a default capacity factor and a
- * `create` that builds the router of one routed layer. A router's differentiable outputs
- * (`combine`, `auxLoss`, `policyLoss`) are ordinary tfjs expressions of `x` and the router's own
- * variables: the model computes the gradients. Use `linear` from lib/nn for x [T, d] times a
- * weight (tfjs's own matMul gradient is very slow on wasm), and `routerMatrix` (common.ts) for a
- * typed, seeded [d, E] weight.
+ * `create` that builds the router of one routed layer. Most routers score tokens with a learned
+ * [d, E] matrix: give `scores` and `create` returns only `choose(scores, ctx)`, the choice of
+ * experts. The shared base then owns the router matrix, the logits x W [T, E], their softmax, the
+ * one read-back of the logits to the host and the entropy metric (flaxformer's routers share a
+ * base class in the same way). A router without such scores (HASH) returns `route` instead.
+ * A router's differentiable outputs (`combine`, `auxLoss`, `policyLoss`) are ordinary tfjs
+ * expressions of the scores, `x` and the router's own variables: the model computes the
+ * gradients. Use `linear` from lib/nn for x [T, d] times a weight (tfjs's own matMul gradient is
+ * very slow on wasm).
  *
- * Reading tensor values. A router usually decides on the host: it reads its logits with
- * `dataSync()` and picks experts in JS. On wasm and cpu that read is synchronous and `route` runs
+ * Reading tensor values. A router usually decides on the host: the scored base reads the logits
+ * with `dataSync()` (a router with `route` of its own does the same) and the router picks experts
+ * in JS. On wasm and cpu that read is synchronous and `route` runs
  * once per routed layer and pass. On webgpu, which cannot read synchronously under Deno, the
  * model replays the reads (lib/model/readback.ts): in an untaped pre-pass it patches
  * `tf.Tensor.prototype.dataSync` for the duration of each `route` call, so that a read of values
@@ -104,6 +109,51 @@ export interface RouterSpec {
   options?: Record<string, unknown>;
 }
 
+/** How the shared base scores tokens for a router defined with `scores`. */
+export interface ScoreOptions {
+  /** Standard deviation of the router matrix's N(0, std) initialisation (default 0.02). */
+  initStd?: number;
+  /** Weight decay on the router matrix (default true). */
+  decay?: boolean;
+  /** Compute the logits from x with its gradient stopped (default false: gradient reaches x). */
+  detachInput?: boolean;
+}
+
+/** What the shared base hands a scored router's `choose`: one routed layer's scores. */
+export interface RouterScores {
+  /** x [T, d]: the token representations entering the FFN; tokenIds [T]. */
+  x: tf.Tensor2D;
+  tokenIds: Int32Array;
+  /** Tokens T and experts E. */
+  T: number;
+  E: number;
+  /** The router matrix W [d, E] (trainable). */
+  weight: tf.Variable<tf.Rank.R2>;
+  /** logits = x W [T, E], differentiable. */
+  logits: tf.Tensor2D;
+  /** softmax(logits) [T, E], differentiable (made on first use). */
+  probs(): tf.Tensor2D;
+  /** The logits on the host [T * E] (row-major), read back once per route. */
+  hostLogits: Float32Array;
+  /** softmax(logits) on the host [T * E], float64. */
+  p: Float64Array;
+  /** Mean entropy (nats) of the rows of p. */
+  entropy: number;
+}
+
+/** What a scored router's `create` returns: its choice of experts, given the scores. */
+export interface ScoredRouter {
+  /** Variables of its own beyond the router matrix (e.g. RL-R's baseline head). */
+  readonly variables?: tf.Variable[];
+  /** As Router.auxVariables (each must also be in `variables`). */
+  readonly auxVariables?: tf.Variable[];
+  /** As Router.noDecay, for its own variables. */
+  readonly noDecay?: tf.Variable[];
+  /** The routing of one layer from its scores; metrics.entropy defaults to scores.entropy. */
+  choose(scores: RouterScores, ctx: RouterContext): Routing;
+  dispose?(): void;
+}
+
 /** What `defineRouter` takes. */
 export interface RouterDefinition {
   /**
@@ -120,6 +170,14 @@ export interface RouterDefinition {
   defaultCapacityFactor?: number;
   /** Builds the router of one routed layer (called once per routed layer). */
   create(spec: RouterSpec): Router;
+}
+
+/** What `defineRouter` takes for a router that scores tokens with a learned [d, E] matrix. */
+export interface ScoredRouterDefinition extends Omit<RouterDefinition, "create"> {
+  /** How the base scores tokens (or a function of the layer's spec, e.g. to read options). */
+  scores: ScoreOptions | ((spec: RouterSpec) => ScoreOptions);
+  /** Builds the choice of one routed layer (called once per routed layer). */
+  create(spec: RouterSpec): ScoredRouter;
 }
 
 /** Builds one router per routed layer; made by `defineRouter`. */
