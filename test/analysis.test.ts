@@ -20,6 +20,7 @@ import {
   table3Mse,
 } from "../lib/analysis/mod.ts";
 import { bootstrapReporter } from "../lib/cli/fit.ts";
+import { MAX_RESTARTS, restartsArg } from "../lib/cli/args.ts";
 import { finalSteps, loadRelease, mainSweep } from "../lib/release/mod.ts";
 import { eq1Law, TABLE3 } from "../lib/laws/mod.ts";
 import { curvesPath } from "./_curves.ts";
@@ -297,6 +298,17 @@ describe("deno task fit (CLI)", () => {
       "from the median N (3e+7); check them for a typo or a unit mistake: the fit uses every " +
       "row as given",
     ]);
+  });
+
+  it("--restarts beyond the limit is refused, naming it, before any work", () => {
+    const r = fitCli(["--restarts", "1e9", "--json"], 30_000);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(
+      `--restarts must be an integer from 1 to ${MAX_RESTARTS}, got "1e9": the default 500`,
+    );
+    expect(() => restartsArg("bootstrap-restarts", "0")).toThrow(/from 1 to 100000, got "0"/);
+    expect(restartsArg("restarts", String(MAX_RESTARTS))).toBe(MAX_RESTARTS);
   });
 
   it("--bootstrap 1e9 is refused, naming the limit, before any work", () => {

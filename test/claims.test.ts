@@ -12,7 +12,10 @@ import {
   carryOver,
   checkClaims,
   compareOrders,
+  degenerateFits,
+  E_MAX_REACH,
   frameSeedSpread,
+  gainMarkdown,
   gainTable,
   techniqueOrder,
 } from "../lib/report/mod.ts";
@@ -230,6 +233,41 @@ describe("claims judged against the seed spread", () => {
     // With one pooled sd (0.05 at both sizes) the small size's clear gain would read as level.
     const pooled = { ...s, bySize: undefined };
     expect(gainTable(f, pooled).map((r) => r.verdict)).toEqual(["level", "level"]);
+  });
+
+  it("the Markdown table says what gainTable says, cell by cell", () => {
+    const rows = gainTable(frame);
+    const md = gainMarkdown(rows, (N) => `N${N}`).split("\n");
+    expect(md[0]).toBe("| router | size | dense | E = 4 | E = 8 | E = 16 |");
+    expect(md.length).toBe(2 + 2 * 4); // header, rule, 2 techniques x 4 sizes
+    const r = rows.find((x) => x.technique === "Big" && x.N === 1e4 && x.E === 16)!;
+    const line = md.find((l) => l.startsWith("| Big | N10000 |"))!;
+    expect(line).toContain(`${r.loss.toFixed(3)} (+${r.gain.toFixed(3)})`);
+    // A level cell carries "~".
+    expect(md.find((l) => l.startsWith("| Tiny | N10000 |"))).toMatch(/\(\+0\.00\d~\)/);
+  });
+
+  it("calls Eq. (1) unidentified when E_max lies far beyond the largest E run", () => {
+    const fit = (E_start: number, E_max: number) => ({
+      eq1: { params: { E_start, E_max }, converged: true },
+    });
+    const analysis = {
+      techniques: { A: fit(2, 100), B: fit(2, 129), C: fit(0.5, 20), D: fit(3, 2) },
+    } as unknown as Parameters<typeof degenerateFits>[0];
+    const input = {
+      techniques: Object.fromEntries(
+        ["A", "B", "C", "D"].map((t) => [t, { N: [1, 1], E: [1, 32], loss: [1, 1] }]),
+      ),
+      dense: { N: [], loss: [] },
+      source: "test",
+    } as unknown as Parameters<typeof degenerateFits>[1];
+    const d = degenerateFits(analysis, input);
+    expect(d.map((x) => x.technique)).toEqual(["B", "C", "D"]);
+    expect(d[0].why).toBe(`E_max 1.29e+2 beyond ${E_MAX_REACH}x the largest E run (32)`);
+    expect(d[1].why).toBe("E_start 0.5 < 1");
+    expect(d[2].why).toBe("E_max 2 <= E_start");
+    // Without the data only the collapsed saturations count.
+    expect(degenerateFits(analysis).map((x) => x.technique)).toEqual(["C", "D"]);
   });
 
   it("the carry-over sentences state the rule", () => {

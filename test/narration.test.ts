@@ -1,5 +1,6 @@
 /**
- * The numbers the notebooks' narration (notebooks 00-35) states as results, recomputed with lib.
+ * The numbers the notebooks' narration (notebooks 00-35, and notebook 50's description of the
+ * committed standard sweep) states as results, recomputed with lib.
  * Each claim's numbers are read from the notebook's markdown, so narration edited without the
  * numbers holding fails here, and so does a change in lib that moves a number the text states.
  * Claims that need a bootstrap are shown by a cell's output instead (notebook 20's interval
@@ -38,6 +39,7 @@ import {
   PAPER_N_CUTOFF,
   TABLE3,
 } from "../lib/laws/mod.ts";
+import { loadShippedSweep } from "../lib/sweep/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
 const TECHNIQUES = ["S-Base", "RL-R", "Hash"] as const;
@@ -467,5 +469,41 @@ describe("35 · the laws along training", () => {
       expect(g.at(-1)!.E_max, t).toBeGreaterThan(g[0].E_max);
       expect(g.at(-1)!.N_cutoff, t).toBeGreaterThan(g[0].N_cutoff);
     }
+  });
+});
+
+describe("notebook 50: the committed standard sweep as its narration describes it", () => {
+  const NB = "50_our_own_sweep";
+  const shipped = () =>
+    loadShippedSweep(fileURLToPath(new URL("../data/ours/standard", import.meta.url)));
+
+  it("sizes, d_model range, tokens a run and seeds as stated", () => {
+    const s = shipped();
+    const [sizes, lo, hi, tokens] = claim(
+      NB,
+      "ed18a0b3",
+      /(\w+) sizes, d_model (\d+) to (\d+), E from 1 to 32, S-BASE, RL-R and HASH, ([\d.]+M) tokens a run/,
+    );
+    const widths = s.spec.sizes.map((z) => z.dModel);
+    expect(s.spec.sizes.length).toBe(num(sizes));
+    expect(Math.min(...widths)).toBe(num(lo));
+    expect(Math.max(...widths)).toBe(num(hi));
+    const run = JSON.parse(String(s.results.row(0)[s.results.columns.indexOf("config")]));
+    expectNear(run.steps * run.batchSize * run.seqLen, tokens, "tokens a run");
+    const seedsAt = (d: number) =>
+      new Set(
+        s.results.filter(pl.col("dModel").eq(d)).getColumn("seed").toArray() as number[],
+      ).size;
+    expect(seedsAt(Math.min(...widths))).toBe(2);
+    expect(seedsAt(Math.max(...widths))).toBe(2);
+  });
+
+  it("the N range and its span as stated", () => {
+    const Ns = shipped().results.getColumn("N").toArray() as number[];
+    const [lo, hi] = claim(NB, "e06e513c", /\(N ~ (\d)e5-(\d)e5 against/);
+    expect(Math.round(Math.min(...Ns) / 1e5)).toBe(num(lo));
+    expect(Math.round(Math.max(...Ns) / 1e5)).toBe(num(hi));
+    const [span] = claim(NB, "3a3bb609", /span a factor of about (\d+) in N/);
+    expectNear(Math.max(...Ns) / Math.min(...Ns), span, "largest N / smallest N");
   });
 });

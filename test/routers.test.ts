@@ -258,29 +258,106 @@ describe("RL-R", () => {
 
 /**
  * A router defined outside lib/ through the public interface only: top-2 softmax gating with
- * renormalised weights and a Switch-style load-balancing auxiliary loss.
+ * renormalised weights and a Switch-style load-balancing auxiliary loss. The shared base scores
+ * the tokens; the router writes only its choice.
  */
 const top2 = defineRouter({
   id: "top2",
-  create(spec) {
-    const w = routerMatrix(spec.dModel, spec.experts, spec.seed); // [d, E]
-    return {
-      variables: [w],
-      route(x, _ids, c) {
-        const [T] = x.shape;
-        const E = c.experts;
-        const probs = tf.softmax(linear(x, w)) as tf.Tensor2D; // [T, E]
-        const p = probs.dataSync();
-        const expertIndex = topKRows(p, T, E, 2);
-        const chosen = pickChosen(probs, expertIndex, 2); // [T, 2]
-        const combine = tf.div(chosen, tf.sum(chosen, 1, true)) as tf.Tensor2D;
-        const frac = new Float32Array(E);
-        for (let t = 0; t < T; t++) frac[expertIndex[t * 2]] += 1 / T;
-        const aux = tf.mul(0.01 * E, tf.sum(tf.mul(tf.tensor1d(frac), tf.mean(probs, 0))));
-        return { expertIndex, combine, auxLoss: aux as tf.Scalar };
-      },
-    };
-  },
+  scores: {},
+  create: () => ({
+    choose({ T, E, p, probs }) {
+      const expertIndex = topKRows(p, T, E, 2);
+      const chosen = pickChosen(probs(), expertIndex, 2); // [T, 2]
+      const combine = tf.div(chosen, tf.sum(chosen, 1, true)) as tf.Tensor2D;
+      const frac = new Float32Array(E);
+      for (let t = 0; t < T; t++) frac[expertIndex[t * 2]] += 1 / T;
+      const aux = tf.mul(0.01 * E, tf.sum(tf.mul(tf.tensor1d(frac), tf.mean(probs(), 0))));
+      return { expertIndex, combine, auxLoss: aux as tf.Scalar };
+    },
+  }),
+});
+
+describe("the scored routers' shared base", () => {
+  const spec = { dModel: 6, experts: 4, k: 1, vocabSize: 300, layer: 0, seed: 9 };
+  // [5, 6], made in each test (the backend starts in beforeAll)
+  const tokens = () =>
+    tf.tensor2d(Float32Array.from({ length: 5 * 6 }, (_, i) => Math.sin(i)), [5, 6]);
+
+  it("hands choose the logits x W, their softmax on the host and the entropy (two ways)", () => {
+    let seen: { logits: number[]; p: number[]; probs: number[]; entropy: number } | undefined;
+    const probe = defineRouter({
+      id: "probe",
+      scores: { initStd: 0.3 },
+      create: () => ({
+        choose(s) {
+          seen = {
+            logits: [...s.logits.dataSync()],
+            p: [...s.p],
+            probs: [...s.probs().dataSync()],
+            entropy: s.entropy,
+          };
+          return { expertIndex: topKRows(s.p, s.T, s.E, 1) };
+        },
+      }),
+    });
+    const router = probe(spec);
+    const x = tokens();
+    const r = router.route(x, new Int32Array(5), ctx(4, true));
+    // The base's matrix is routerMatrix(d, E, seed, initStd): the same draw, independently.
+    const w = routerMatrix(6, 4, 9, 0.3);
+    const want = linear(x, w).dataSync();
+    expect(seen!.logits).toEqual([...want]);
+    const p = softmaxRows(Float32Array.from(want), 5, 4);
+    seen!.p.forEach((v, i) => expect(v).toBeCloseTo(p[i], 12));
+    seen!.probs.forEach((v, i) => expect(v).toBeCloseTo(p[i], 6));
+    let h = 0;
+    for (const v of p) h -= v * Math.log(v);
+    expect(seen!.entropy).toBeCloseTo(h / 5, 12);
+    expect(r.metrics!.entropy).toBe(seen!.entropy);
+    expect(router.variables.length).toBe(1);
+    expect(router.variables[0].shape).toEqual([6, 4]);
+  });
+
+  it("puts the router's own variables after W, and honours decay and detachInput", () => {
+    const extra = tf.variable(tf.zeros([3, 3]));
+    const own = defineRouter({
+      id: "own",
+      scores: { decay: false, detachInput: true },
+      create: () => ({
+        variables: [extra],
+        auxVariables: [extra],
+        choose(s) {
+          const expertIndex = topKRows(s.p, s.T, s.E, 1);
+          return { expertIndex, combine: pickChosen(s.probs(), expertIndex, 1) };
+        },
+      }),
+    })(spec);
+    expect(own.variables[1]).toBe(extra);
+    expect(own.auxVariables).toEqual([extra]);
+    expect(own.noDecay).toEqual([own.variables[0]]);
+    const x = tokens();
+    // detachInput: the combine weights depend on W but pass no gradient to x.
+    const gx = tf.grad((xx: tf.Tensor) =>
+      tf.sum(own.route(xx as tf.Tensor2D, new Int32Array(5), ctx(4, true)).combine!)
+    )(x);
+    expect(Math.max(...gx.dataSync().map(Math.abs))).toBe(0);
+    const attached = top2(spec);
+    const gx2 = tf.grad((xx: tf.Tensor) =>
+      tf.sum(attached.route(xx as tf.Tensor2D, new Int32Array(5), ctx(4, true)).auxLoss!)
+    )(x);
+    expect(Math.max(...gx2.dataSync().map(Math.abs))).toBeGreaterThan(0);
+  });
+
+  it("refuses a scored router without choose, and a bad initStd", () => {
+    const noChoose = defineRouter({ id: "nochoose", scores: {}, create: () => ({}) as never });
+    expect(() => noChoose(spec)).toThrow(/must return \{ choose\(scores, ctx\) \}/);
+    const badStd = defineRouter({
+      id: "badstd",
+      scores: { initStd: 0 },
+      create: () => ({ choose: (s) => ({ expertIndex: new Int32Array(s.T) }) }),
+    });
+    expect(() => badStd(spec)).toThrow(/initStd = 0; it must be > 0/);
+  });
 });
 
 describe("the router interface", () => {

@@ -557,6 +557,44 @@ describe("damaged results", () => {
   });
 });
 
+describe("summaries of one code version", () => {
+  it("--merge leaves out runs of other training code, and says how many", () => {
+    const dir = tmp();
+    Deno.mkdirSync(`${dir}/runs`);
+    for (const e of Deno.readDirSync(`${reference}/runs`)) {
+      Deno.mkdirSync(`${dir}/runs/${e.name}`);
+      for (const f of Deno.readDirSync(`${reference}/runs/${e.name}`)) {
+        if (f.isFile) {
+          Deno.copyFileSync(
+            `${reference}/runs/${e.name}/${f.name}`,
+            `${dir}/runs/${e.name}/${f.name}`,
+          );
+        }
+      }
+    }
+    // One run as older code would have stored it: the same config, the id of another version.
+    const first = [...Deno.readDirSync(`${dir}/runs`)][0].name;
+    const config = JSON.parse(Deno.readTextFileSync(`${dir}/runs/${first}/config.json`));
+    const oldId = runIdOf(config, TRAINING_CODE_VERSION - 1);
+    Deno.mkdirSync(`${dir}/runs/${oldId}`);
+    Deno.copyFileSync(`${dir}/runs/${first}/config.json`, `${dir}/runs/${oldId}/config.json`);
+    for (const f of ["result", "curve", "router"]) {
+      const df = pl.readParquet(`${dir}/runs/${first}/${f}.parquet`);
+      const moved = df.height ? df.withColumns(pl.lit(oldId).alias("run_id")) : df;
+      moved.writeParquet(`${dir}/runs/${oldId}/${f}.parquet`);
+    }
+    expect(loadSweepResults(dir).height).toBe(7);
+    const s = summarizeSweep(dir);
+    expect(s.text).toContain(
+      `1 run(s) trained by other training code (their run_id is not the hash of their config ` +
+        `under code version ${TRAINING_CODE_VERSION}) left out`,
+    );
+    expect(s.results.height).toBe(6);
+    expect(s.text).toMatch(/6 runs: 6 done/);
+    expect(summarizeSweep(reference).text).not.toMatch(/other training code/);
+  });
+});
+
 describe("one spec per sweep folder", () => {
   it("another spec is refused untouched, naming both specs and the way out", async () => {
     const before = finishedRunIds(reference);

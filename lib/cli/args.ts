@@ -3,13 +3,30 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { MAX_BOOTSTRAP } from "../analysis/mod.ts";
 
 /** An integer flag >= min, or undefined when absent; a clear error naming the flag otherwise. */
-export function intArg(name: string, v: string | undefined, min: number): number | undefined {
+export function intArg(
+  name: string,
+  v: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+  why = "",
+): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new Error(`--${name} must be an integer ${range}, got ${JSON.stringify(v)}${why}`);
   }
   return n;
+}
+
+/** The most random restarts per nonlinear fit a command accepts (the default is 500). */
+export const MAX_RESTARTS = 100_000;
+const RESTARTS_WHY = ": the default 500 already reaches scipy's optimum on the release " +
+  "(README), and each restart is a whole L-BFGS run";
+
+/** --restarts and --bootstrap-restarts: 1 to MAX_RESTARTS; undefined when absent. */
+export function restartsArg(name: string, v: string | undefined): number | undefined {
+  return intArg(name, v, 1, MAX_RESTARTS, RESTARTS_WHY);
 }
 
 /** --bootstrap: 0 (no intervals) or 2 to MAX_BOOTSTRAP resamples; undefined when absent. */

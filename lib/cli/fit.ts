@@ -6,7 +6,7 @@
  *                 [--bootstrap-restarts 20] [--seed 0] [--loss mse|huber] [--technique NAME ...]
  *                 [--seed-policy seed42|mean-dense-seeds]
  */
-import { bootstrapArg, intArg, parseCommandLine } from "./args.ts";
+import { bootstrapArg, intArg, MAX_RESTARTS, parseCommandLine, restartsArg } from "./args.ts";
 import {
   analyse,
   analysisJson,
@@ -25,7 +25,7 @@ const USAGE = `usage: deno task fit [options]
   --curves PATH          the authors' curves.csv.gz (default: $ROUTING_CURVES, else the cached download)
   --input FILE           fit your own CSV or Parquet with columns technique (optional), N, E, loss
   --json                 print one JSON object instead of tables
-  --restarts N           random restarts per nonlinear fit (default 500)
+  --restarts N           random restarts per nonlinear fit, at most ${MAX_RESTARTS} (default 500)
   --bootstrap N          bootstrap resamples per law, 0 for none, at most ${MAX_BOOTSTRAP} (default 200)
   --bootstrap-restarts N random restarts per bootstrap refit (default 20)
   --seed N               seed of restarts and resampling (default 0)
@@ -63,9 +63,9 @@ export async function main(args: string[]): Promise<number> {
       throw new Error(`--loss must be mse or huber, got ${JSON.stringify(values.loss)}`);
     }
     // Flags first: a bad one fails before the data is read.
-    const restarts = intArg("restarts", values.restarts, 1) ?? 500;
+    const restarts = restartsArg("restarts", values.restarts) ?? 500;
     const bootstrap = bootstrapArg(values.bootstrap) ?? 200;
-    const bootstrapRestarts = intArg("bootstrap-restarts", values["bootstrap-restarts"], 1) ?? 20;
+    const bootstrapRestarts = restartsArg("bootstrap-restarts", values["bootstrap-restarts"]) ?? 20;
     const seed = intArg("seed", values.seed, 0) ?? 0;
     const input = values.input
       ? frameAnalysisInput(readFitFrame(values.input), values.input, {

@@ -8,7 +8,7 @@
  *                       [--sweep-dir DIR] [--workers N] [--scale 2] [--allow-other-spec]
  *                       [--shipped data/ours/standard]
  */
-import { bootstrapArg, intArg, parseCommandLine } from "./args.ts";
+import { bootstrapArg, intArg, MAX_RESTARTS, parseCommandLine, restartsArg } from "./args.ts";
 import { reproduce } from "../report/mod.ts";
 import { PRESET_NAMES } from "../sweep/mod.ts";
 
@@ -18,7 +18,7 @@ const USAGE = `usage: deno task reproduce [options]
   --preset NAME           sweep preset: ${PRESET_NAMES.join(", ")} (default quick)
   --spec FILE             a sweep spec (JSON, see deploy/specs/example.json) instead of a preset
   --curves PATH           the authors' curves.csv.gz (default: $ROUTING_CURVES, else the cached download)
-  --restarts N            random restarts per nonlinear fit (default 500)
+  --restarts N            random restarts per nonlinear fit, at most ${MAX_RESTARTS} (default 500)
   --bootstrap N           bootstrap resamples per law, 0 for no intervals (default 200)
   --bootstrap-restarts N  random restarts per bootstrap refit (default 20)
   --seed N                seed of restarts and resampling (default 0)
@@ -66,9 +66,9 @@ export async function main(args: string[]): Promise<number> {
       preset: values.preset,
       spec: values.spec,
       curves: values.curves,
-      restarts: intArg("restarts", values.restarts, 1),
+      restarts: restartsArg("restarts", values.restarts),
       bootstrap,
-      bootstrapRestarts: intArg("bootstrap-restarts", values["bootstrap-restarts"], 1),
+      bootstrapRestarts: restartsArg("bootstrap-restarts", values["bootstrap-restarts"]),
       seed: intArg("seed", values.seed, 0),
       skipSweep: values["skip-sweep"],
       shipped: values.shipped,

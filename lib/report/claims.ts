@@ -8,6 +8,7 @@
 import type pl from "nodejs-polars";
 import {
   type Analysis,
+  type AnalysisInput,
   compareCells,
   type Difference,
   type SeedSpread,
@@ -47,17 +48,30 @@ export interface ClaimCheck {
   spread?: SeedSpread;
 }
 
+/** How far beyond the data's largest E a fitted E_max may lie and still count as measured. */
+export const E_MAX_REACH = 4;
+
 /**
  * Techniques whose Eq. (1) fit is degenerate: E_start below 1 or E_max not above E_start (the
- * saturation collapses and the coefficients trade off freely), or the fit did not converge.
+ * saturation collapses and the coefficients trade off freely), E_max more than E_MAX_REACH times
+ * the largest E in the data (given `input`: the saturation lies where no run measured it; the
+ * paper's E_max of 314-478 lies inside its E <= 512), or the fit did not converge.
  */
-export function degenerateFits(analysis: Analysis): { technique: string; why: string }[] {
+export function degenerateFits(
+  analysis: Analysis,
+  input?: AnalysisInput,
+): { technique: string; why: string }[] {
   const out: { technique: string; why: string }[] = [];
   for (const [t, r] of Object.entries(analysis.techniques)) {
     const p = r.eq1.params;
+    const Es = input?.techniques[t]?.E ?? [];
+    const maxE = Es.length ? Math.max(...Es) : Infinity;
     const why = [
       ...(p.E_start < 1 ? [`E_start ${p3(p.E_start)} < 1`] : []),
       ...(p.E_max <= p.E_start ? [`E_max ${p3(p.E_max)} <= E_start`] : []),
+      ...(p.E_max > p.E_start && p.E_max > E_MAX_REACH * maxE
+        ? [`E_max ${e2(p.E_max)} beyond ${E_MAX_REACH}x the largest E run (${maxE})`]
+        : []),
       ...(r.eq1.converged ? [] : ["not converged"]),
     ];
     if (why.length) out.push({ technique: t, why: why.join(", ") });
@@ -270,208 +284,238 @@ export function checkClaims(
   // null: judge raw signs (e.g. to show what the spread changes); absent: measure it here.
   const spread = opts.spread === undefined ? frameSeedSpread(frame) : opts.spread ?? undefined;
   const rows = rowsOf(frame);
-  const byCell = cells(rows);
-  const techs = Object.keys(analysis.techniques);
-  const Ns = [...new Set(rows.map((r) => r.N))].sort((a, b) => a - b);
-  const rule = spreadWords(spread);
-  const out: ClaimCheck[] = [];
+  const c: ClaimContext = {
+    frame,
+    analysis,
+    spread,
+    rows,
+    byCell: cells(rows),
+    techs: Object.keys(analysis.techniques),
+    Ns: [...new Set(rows.map((r) => r.N))].sort((a, b) => a - b),
+    rule: spreadWords(spread),
+  };
+  return [
+    routingHelps(c),
+    denseScales(c),
+    lossFallsWithE(c),
+    cPositive(c),
+    eq1BeatsSeparable(c),
+    techniqueOrderClaim(c),
+  ];
+}
 
-  // 1. Each routed configuration against the dense configuration of its size: gainTable's rows.
-  {
-    const table = gainTable(frame, spread ?? null);
-    const oks: boolean[] = [];
-    const details: string[] = [];
-    const gainBy: Record<string, number> = {};
-    const countsBy: Record<string, Record<Difference, number>> = {};
-    const denseSizes = Ns.filter((N) => byCell.has(`Dense|${N}|1`));
-    for (const t of techs) {
-      const mine = table.filter((r) => r.technique === t);
-      const cs = mine.map((r) => ({ verdict: r.difference }));
-      const sizesAll = denseSizes.filter((N) => {
-        const here = mine.filter((r) => r.N === N);
-        return here.length > 0 && here.every((r) => r.difference === "lower");
-      });
-      const gains = mine.map((r) => r.gain);
-      gainBy[t] = mean(gains);
-      countsBy[t] = {
-        lower: cs.filter((c) => c.verdict === "lower").length,
-        level: cs.filter((c) => c.verdict === "level").length,
-        higher: cs.filter((c) => c.verdict === "higher").length,
-      };
-      oks.push(cs.length > 0 && cs.every((c) => c.verdict === "lower"));
-      details.push(
-        `${displayName(t)}: of ${cs.length} routed configurations against the dense one of ` +
-          `their size: ${tally(cs, ["beat it", "level with it", "worse"])}` +
-          (spread ? " (beyond the seed spread)" : " (raw signs)") +
-          `; every E beats dense at ${sizesAll.length}/${
-            cs.length ? denseSizes.length : 0
-          } sizes; mean gain ${p3(gainBy[t])} nats (gain range ${p3(Math.min(...gains))} to ` +
-          `${p3(Math.max(...gains))})`,
-      );
-    }
-    out.push({
-      id: "routing_helps",
-      claim: "Routing lowers the loss at every model size and expert count",
-      verdict: verdictOf(oks),
-      details: [...details, `Rule: ${rule}.`],
-      meanGain: gainBy,
-      counts: countsBy,
-      spread,
+/** What every claim is judged from: the frame, its fits, its seed spread and its cells. */
+interface ClaimContext {
+  frame: pl.DataFrame;
+  analysis: Analysis;
+  spread: SeedSpread | undefined;
+  rows: Run[];
+  byCell: Map<string, number[]>;
+  techs: string[];
+  /** Model sizes, ascending. */
+  Ns: number[];
+  /** The spread rule in words. */
+  rule: string;
+}
+
+/** Each routed configuration against the dense configuration of its size: gainTable's rows. */
+function routingHelps({ frame, spread, byCell, techs, Ns, rule }: ClaimContext): ClaimCheck {
+  const table = gainTable(frame, spread ?? null);
+  const oks: boolean[] = [];
+  const details: string[] = [];
+  const gainBy: Record<string, number> = {};
+  const countsBy: Record<string, Record<Difference, number>> = {};
+  const denseSizes = Ns.filter((N) => byCell.has(`Dense|${N}|1`));
+  for (const t of techs) {
+    const mine = table.filter((r) => r.technique === t);
+    const cs = mine.map((r) => ({ verdict: r.difference }));
+    const sizesAll = denseSizes.filter((N) => {
+      const here = mine.filter((r) => r.N === N);
+      return here.length > 0 && here.every((r) => r.difference === "lower");
     });
-  }
-
-  // 2. Dense loss falls with every step up in size.
-  {
-    const dense = Ns.filter((N) => byCell.has(`Dense|${N}|1`));
-    const steps = dense.slice(1).map((N, i) =>
-      compareCells(byCell.get(`Dense|${N}|1`)!, byCell.get(`Dense|${dense[i]}|1`)!, spread, {
-        a: N,
-        b: dense[i],
-      })
+    const gains = mine.map((r) => r.gain);
+    gainBy[t] = mean(gains);
+    countsBy[t] = {
+      lower: cs.filter((c) => c.verdict === "lower").length,
+      level: cs.filter((c) => c.verdict === "level").length,
+      higher: cs.filter((c) => c.verdict === "higher").length,
+    };
+    oks.push(cs.length > 0 && cs.every((c) => c.verdict === "lower"));
+    details.push(
+      `${displayName(t)}: of ${cs.length} routed configurations against the dense one of ` +
+        `their size: ${tally(cs, ["beat it", "level with it", "worse"])}` +
+        (spread ? " (beyond the seed spread)" : " (raw signs)") +
+        `; every E beats dense at ${sizesAll.length}/${
+          cs.length ? denseSizes.length : 0
+        } sizes; mean gain ${p3(gainBy[t])} nats (gain range ${p3(Math.min(...gains))} to ` +
+        `${p3(Math.max(...gains))})`,
     );
-    out.push({
-      id: "dense_scales",
-      claim: "Dense loss falls with every step up in model size",
-      verdict: steps.length === 0
-        ? "n/a"
-        : steps.every((c) => c.verdict === "lower")
-        ? "holds"
-        : steps.some((c) => c.verdict === "lower")
-        ? "partly"
-        : "fails",
-      details: [
-        `dense losses by N: ${
-          dense.map((N) => `${e2(N)}: ${p3(mean(byCell.get(`Dense|${N}|1`)!))}`).join(", ")
-        }; steps up in size: ${tally(steps, ["lower", "level", "higher"])}` +
-        (spread ? " (beyond the seed spread)" : " (raw signs)"),
-      ],
-    });
   }
+  return {
+    id: "routing_helps",
+    claim: "Routing lowers the loss at every model size and expert count",
+    verdict: verdictOf(oks),
+    details: [...details, `Rule: ${rule}.`],
+    meanGain: gainBy,
+    counts: countsBy,
+    spread,
+  };
+}
 
-  // 3. Loss falls with E: at each size, the largest E beats the smallest, and no step up in E
-  //    raises the loss beyond the spread.
-  {
-    const oks: boolean[] = [];
-    const details: string[] = [];
-    for (const t of techs) {
-      const perSize: string[] = [];
-      let good = 0, sizes = 0;
-      for (const N of Ns) {
-        const Es = [
-          1,
-          ...new Set(
-            rows.filter((r) => r.technique === t && r.N === N && r.E > 1)
-              .map((r) => r.E),
-          ),
-        ].sort((a, b) => a - b).filter((E) => byCell.has(cellOf({ technique: t, N, E })));
-        if (Es.length < 3) continue;
-        sizes += 1;
-        const get = (E: number) => byCell.get(cellOf({ technique: t, N, E }))!;
-        const at = { a: N, b: N };
-        const steps = Es.slice(1).map((E, i) => compareCells(get(E), get(Es[i]), spread, at));
-        const span = compareCells(get(Es[Es.length - 1]), get(Es[1]), spread, at);
-        const ok = span.verdict === "lower" && steps.every((c) => c.verdict !== "higher");
-        if (ok) good += 1;
-        perSize.push(
-          `N ${e2(N)}: E ${Es[1]} -> ${Es[Es.length - 1]} ${signed(-span.gain)} nats ` +
-            `(${span.verdict === "lower" ? "lower" : span.verdict}); steps up in E ` +
-            tally(steps, ["lower", "level", "higher"]),
-        );
-      }
-      oks.push(sizes > 0 && good === sizes);
-      details.push(`${displayName(t)}: falls at ${good}/${sizes} sizes; ${perSize.join("; ")}`);
-    }
-    out.push({
-      id: "loss_falls_with_E",
-      claim: "Loss falls as experts are added, at every size",
-      verdict: verdictOf(oks),
-      details,
-    });
-  }
+/** Dense loss falls with every step up in size. */
+function denseScales({ spread, byCell, Ns }: ClaimContext): ClaimCheck {
+  const dense = Ns.filter((N) => byCell.has(`Dense|${N}|1`));
+  const steps = dense.slice(1).map((N, i) =>
+    compareCells(byCell.get(`Dense|${N}|1`)!, byCell.get(`Dense|${dense[i]}|1`)!, spread, {
+      a: N,
+      b: dense[i],
+    })
+  );
+  return {
+    id: "dense_scales",
+    claim: "Dense loss falls with every step up in model size",
+    verdict: steps.length === 0
+      ? "n/a"
+      : steps.every((c) => c.verdict === "lower")
+      ? "holds"
+      : steps.some((c) => c.verdict === "lower")
+      ? "partly"
+      : "fails",
+    details: [
+      `dense losses by N: ${
+        dense.map((N) => `${e2(N)}: ${p3(mean(byCell.get(`Dense|${N}|1`)!))}`).join(", ")
+      }; steps up in size: ${tally(steps, ["lower", "level", "higher"])}` +
+      (spread ? " (beyond the seed spread)" : " (raw signs)"),
+    ],
+  };
+}
 
-  // 4. c > 0, with the bootstrap interval when there is one.
-  {
-    const oks: boolean[] = [];
-    const details: string[] = [];
-    for (const t of techs) {
-      const f = analysis.techniques[t].eq1;
-      const c = f.params.c, ci = f.ci95?.c;
-      const ok = ci ? ci[0] > 0 : c > 0;
-      oks.push(ok);
-      details.push(
-        `${displayName(t)}: c = ${p3(c)}${ci ? ` [${p3(ci[0])}, ${p3(ci[1])}]` : ""} (${
-          c > 0 ? "> 0" : "<= 0"
-        }${
-          ci
-            ? (ci[0] > 0
-              ? ", interval above 0"
-              : ci[1] < 0
-              ? ", interval below 0"
-              : ", interval includes 0")
-            : ""
-        }${f.converged ? "" : ", fit not converged"})`,
+/**
+ * Loss falls with E: at each size, the largest E beats the smallest, and no step up in E raises
+ * the loss beyond the spread.
+ */
+function lossFallsWithE({ spread, rows, byCell, techs, Ns }: ClaimContext): ClaimCheck {
+  const oks: boolean[] = [];
+  const details: string[] = [];
+  for (const t of techs) {
+    const perSize: string[] = [];
+    let good = 0, sizes = 0;
+    for (const N of Ns) {
+      const Es = [
+        1,
+        ...new Set(
+          rows.filter((r) => r.technique === t && r.N === N && r.E > 1)
+            .map((r) => r.E),
+        ),
+      ].sort((a, b) => a - b).filter((E) => byCell.has(cellOf({ technique: t, N, E })));
+      if (Es.length < 3) continue;
+      sizes += 1;
+      const get = (E: number) => byCell.get(cellOf({ technique: t, N, E }))!;
+      const at = { a: N, b: N };
+      const steps = Es.slice(1).map((E, i) => compareCells(get(E), get(Es[i]), spread, at));
+      const span = compareCells(get(Es[Es.length - 1]), get(Es[1]), spread, at);
+      const ok = span.verdict === "lower" && steps.every((c) => c.verdict !== "higher");
+      if (ok) good += 1;
+      perSize.push(
+        `N ${e2(N)}: E ${Es[1]} -> ${Es[Es.length - 1]} ${signed(-span.gain)} nats ` +
+          `(${span.verdict === "lower" ? "lower" : span.verdict}); steps up in E ` +
+          tally(steps, ["lower", "level", "higher"]),
       );
     }
-    out.push({
-      id: "c_positive",
-      claim: "c > 0: the benefit of routing shrinks as the dense model grows",
-      verdict: verdictOf(oks),
-      details,
-    });
+    oks.push(sizes > 0 && good === sizes);
+    details.push(`${displayName(t)}: falls at ${good}/${sizes} sizes; ${perSize.join("; ")}`);
   }
+  return {
+    id: "loss_falls_with_E",
+    claim: "Loss falls as experts are added, at every size",
+    verdict: verdictOf(oks),
+    details,
+  };
+}
 
-  // 5. Eq. (1) against the separable law: in-sample MSE, and held out when there is a check.
-  {
-    const oks: boolean[] = [];
-    const details: string[] = [];
-    for (const t of techs) {
-      const r = analysis.techniques[t];
-      const inSample = r.eq1.mse_log10 < r.separable.mse_log10;
-      const h = r.heldOut;
-      const held = h ? h.eq1.rmse_loss < h.separable.rmse_loss : undefined;
-      oks.push(inSample && held !== false);
-      details.push(
-        `${displayName(t)}: MSE(log10 L) Eq. (1) ${e2(r.eq1.mse_log10)} vs separable ` +
-          `${e2(r.separable.mse_log10)} (${
-            inSample ? "Eq. (1) better" : "separable as good or better"
-          })` +
-          (h
-            ? `; held out (${h.eq1.nTest} runs) RMSE ${p3(h.eq1.rmse_loss)} vs ${
-              p3(h.separable.rmse_loss)
-            } nats (${held ? "Eq. (1) better" : "separable as good or better"})`
-            : "; no held-out check (too few sizes)"),
-      );
-    }
-    out.push({
-      id: "eq1_beats_separable",
-      claim: "Eq. (1) (with its interaction term) fits better than the separable law",
-      verdict: verdictOf(oks),
-      details,
-    });
+/** c > 0, with the bootstrap interval when there is one. */
+function cPositive({ analysis, techs }: ClaimContext): ClaimCheck {
+  const oks: boolean[] = [];
+  const details: string[] = [];
+  for (const t of techs) {
+    const f = analysis.techniques[t].eq1;
+    const c = f.params.c, ci = f.ci95?.c;
+    const ok = ci ? ci[0] > 0 : c > 0;
+    oks.push(ok);
+    details.push(
+      `${displayName(t)}: c = ${p3(c)}${ci ? ` [${p3(ci[0])}, ${p3(ci[1])}]` : ""} (${
+        c > 0 ? "> 0" : "<= 0"
+      }${
+        ci
+          ? (ci[0] > 0
+            ? ", interval above 0"
+            : ci[1] < 0
+            ? ", interval below 0"
+            : ", interval includes 0")
+          : ""
+      }${f.converged ? "" : ", fit not converged"})`,
+    );
   }
+  return {
+    id: "c_positive",
+    claim: "c > 0: the benefit of routing shrinks as the dense model grows",
+    verdict: verdictOf(oks),
+    details,
+  };
+}
 
-  // 6. Order of the techniques by mean routed loss on the shared grid, over all E and at E >= 16
-  //    (where the paper's techniques separate most).
-  {
-    const all = techniqueOrder(frame, { spread });
-    const large = techniqueOrder(frame, { spread, minE: 16 });
-    out.push({
-      id: "technique_order",
-      claim: "Order of the techniques (mean routed loss on the (N, E) points all share)",
-      verdict: "n/a",
-      details: [
-        `all E: ${orderWords(all)} (best first, over ${all.points} shared points; "<" beyond ` +
-        `the seed spread, "~" within it)`,
-        ...(large.points > 0
-          ? [`E >= 16: ${orderWords(large)} (over ${large.points} shared points)`]
-          : []),
-      ],
-      order: all.order,
-      separated: all.separated,
-      orderLargeE: large.points > 0 ? large.order : undefined,
-    });
+/** Eq. (1) against the separable law: in-sample MSE, and held out when there is a check. */
+function eq1BeatsSeparable({ analysis, techs }: ClaimContext): ClaimCheck {
+  const oks: boolean[] = [];
+  const details: string[] = [];
+  for (const t of techs) {
+    const r = analysis.techniques[t];
+    const inSample = r.eq1.mse_log10 < r.separable.mse_log10;
+    const h = r.heldOut;
+    const held = h ? h.eq1.rmse_loss < h.separable.rmse_loss : undefined;
+    oks.push(inSample && held !== false);
+    details.push(
+      `${displayName(t)}: MSE(log10 L) Eq. (1) ${e2(r.eq1.mse_log10)} vs separable ` +
+        `${e2(r.separable.mse_log10)} (${
+          inSample ? "Eq. (1) better" : "separable as good or better"
+        })` +
+        (h
+          ? `; held out (${h.eq1.nTest} runs) RMSE ${p3(h.eq1.rmse_loss)} vs ${
+            p3(h.separable.rmse_loss)
+          } nats (${held ? "Eq. (1) better" : "separable as good or better"})`
+          : "; no held-out check (too few sizes)"),
+    );
   }
-  return out;
+  return {
+    id: "eq1_beats_separable",
+    claim: "Eq. (1) (with its interaction term) fits better than the separable law",
+    verdict: verdictOf(oks),
+    details,
+  };
+}
+
+/**
+ * Order of the techniques by mean routed loss on the shared grid, over all E and at E >= 16
+ * (where the paper's techniques separate most).
+ */
+function techniqueOrderClaim({ frame, spread }: ClaimContext): ClaimCheck {
+  const all = techniqueOrder(frame, { spread });
+  const large = techniqueOrder(frame, { spread, minE: 16 });
+  return {
+    id: "technique_order",
+    claim: "Order of the techniques (mean routed loss on the (N, E) points all share)",
+    verdict: "n/a",
+    details: [
+      `all E: ${orderWords(all)} (best first, over ${all.points} shared points; "<" beyond ` +
+      `the seed spread, "~" within it)`,
+      ...(large.points > 0
+        ? [`E >= 16: ${orderWords(large)} (over ${large.points} shared points)`]
+        : []),
+    ],
+    order: all.order,
+    separated: all.separated,
+    orderLargeE: large.points > 0 ? large.order : undefined,
+  };
 }
 
 /** "seed sd 0.019 nats" or, kept per size, "seed sd 0.0041-0.027 nats by size (pooled 0.019)". */
@@ -538,14 +582,23 @@ const VERDICT_WORDS: Record<Verdict, string> = {
   "n/a": "not applicable",
 };
 
-export function verdictWords(v: Verdict): string {
-  return VERDICT_WORDS[v];
+/** Verdicts of the claim judged per step up in size rather than per technique. */
+const STEP_WORDS: Record<Verdict, string> = {
+  holds: "holds at every step up in size",
+  partly: "holds at some steps up in size only",
+  fails: "holds at no step up in size",
+  "n/a": "not applicable",
+};
+
+/** A verdict in words; `id` picks the wording of claims not judged per technique. */
+export function verdictWords(v: Verdict, id?: ClaimCheck["id"]): string {
+  return (id === "dense_scales" ? STEP_WORDS : VERDICT_WORDS)[v];
 }
 
 /** Claims as plain text: each claim with its verdict, then the numbers behind it. */
 export function claimsText(claims: ClaimCheck[]): string {
   return claims.map((c) =>
-    `${c.claim}${c.verdict === "n/a" ? "" : `: ${verdictWords(c.verdict)}`}\n` +
+    `${c.claim}${c.verdict === "n/a" ? "" : `: ${verdictWords(c.verdict, c.id)}`}\n` +
     c.details.map((d) => `  - ${d}`).join("\n")
   ).join("\n");
 }

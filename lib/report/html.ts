@@ -187,7 +187,7 @@ function heldOutTable(a: Analysis): string {
 function claimsTable(release: ClaimCheck[], ours?: ClaimCheck[]): string {
   const cell = (c: ClaimCheck | undefined) =>
     c
-      ? `<strong>${escapeHtml(c.verdict === "n/a" ? "" : verdictWords(c.verdict))}</strong>` +
+      ? `<strong>${escapeHtml(c.verdict === "n/a" ? "" : verdictWords(c.verdict, c.id))}</strong>` +
         `<ul>${c.details.map((d) => `<li>${escapeHtml(d)}</li>`).join("")}</ul>`
       : "-";
   const rows = release.map((r) =>
@@ -416,7 +416,7 @@ function carryOverSection(c: ReportContent): string[] {
     rel.claims,
     ours.claims,
     { release: rel.NSpan, ours: ours.NSpan },
-    degenerateFits(ours.analysis),
+    degenerateFits(ours.analysis, ours.input),
   );
   return [
     head,

@@ -20,6 +20,7 @@ export {
   claimsText,
   compareOrders,
   degenerateFits,
+  E_MAX_REACH,
   frameSeedSpread,
   type GainRow,
   gainTable,
@@ -28,6 +29,7 @@ export {
   type Verdict,
   verdictWords,
 } from "./claims.ts";
+export { gainMarkdown } from "./markdown.ts";
 export {
   escapeHtml,
   type ReportContent,

@@ -32,6 +32,7 @@ import {
   preset,
   runCost,
   runSweep,
+  type ShippedSweep,
   sweepMainFrame,
   type SweepProgress,
   type SweepSpec,
@@ -266,61 +267,40 @@ async function sweepInProcesses(
 }
 
 /** The kit's main job; see the module comment. */
+/** What the run works on, resolved from the options before any long step. */
+interface Plan {
+  spec: SweepSpec;
+  /** The sweep CLI's source flags for worker processes. */
+  source: string[];
+  shipped?: ShippedSweep;
+  out: string;
+  sweepDir: string;
+  skipSweep: boolean;
+  folderOpts: FolderSpecOptions;
+  fitOpts: { restarts: number; bootstrap: number; bootstrapRestarts: number; seed: number };
+  curves: string;
+}
+
+/** Our runs, fitted (when there are enough), with what the report says about the sweep. */
+interface Ours {
+  analysis: Analysis;
+  input: AnalysisInput;
+  claims: ClaimCheck[];
+  NSpan: number;
+  frame: pl.DataFrame;
+  results: pl.DataFrame;
+  /** Run ids of the spec's runs (their curves are drawn). */
+  ids: Set<string>;
+}
+
+type Timed = <T>(name: string, f: () => T | Promise<T>) => Promise<T>;
+
 export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult> {
   const log = opts.log ?? ((l: string) => console.error(l));
-  if (opts.spec !== undefined && opts.preset !== undefined) {
-    throw new Error("give either a preset or a spec file, not both");
-  }
-  // preset() throws listing the presets when the name is unknown.
-  if (opts.shipped !== undefined && (opts.spec !== undefined || opts.preset !== undefined)) {
-    throw new Error(
-      "--shipped reports a committed sweep under its own spec: give it without --preset or --spec",
-    );
-  }
-  const shipped = opts.shipped !== undefined
-    ? loadShippedSweep(opts.shipped, (m) => log(`[reproduce] ${m}`))
-    : undefined;
-  const spec = shipped
-    ? shipped.spec
-    : opts.spec !== undefined
-    ? await loadSpecFile(opts.spec)
-    : preset(opts.preset ?? "quick");
-  const source = opts.spec !== undefined
-    ? ["--spec", resolve(opts.spec)]
-    : ["--preset", opts.preset ?? "quick"];
-  const presetName = spec.name;
-  const out = resolve(opts.out);
-  const sweepDir = resolve(opts.sweepDir ?? join(out, "sweep"));
-  const restarts = opts.restarts ?? 500;
-  const bootstrap = opts.bootstrap ?? 200;
-  const fitOpts = {
-    restarts,
-    bootstrap,
-    bootstrapRestarts: opts.bootstrapRestarts ?? 20,
-    seed: opts.seed ?? 0,
-  };
-  // Fail before hours of work, not after: the sweep folder must not belong to another spec (the
-  // report would pool both), Chromium and the release must be there.
-  const folderOpts: FolderSpecOptions = {
-    allowOtherSpec: opts.allowOtherSpec,
-    folderFlag: "--sweep-dir DIR, or a new --out DIR",
-    log,
-  };
-  const skipSweep = opts.skipSweep || shipped !== undefined;
-  if (!skipSweep) await checkSweepFolder(sweepDir, spec, folderOpts);
-  findChromium();
-  const curves = await resolveCurvesPath({ path: opts.curves });
-  if (opts.skipSweep && !shipped) {
-    const { results, missing } = presetResults(spec, sweepDir);
-    if (results.height === 0) {
-      throw new Error(
-        `${missing}: run without --skip-sweep, or point --sweep-dir at a sweep folder`,
-      );
-    }
-  }
-  await Deno.mkdir(out, { recursive: true });
+  const plan = await planRun(opts, log);
+  await Deno.mkdir(plan.out, { recursive: true });
   const timings: Record<string, number> = {};
-  const timed = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
+  const timed: Timed = async (name, f) => {
     const t0 = performance.now();
     try {
       return await f();
@@ -330,160 +310,41 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
   };
 
   // 1. The release.
-  log(`[reproduce] fitting every law to the release (${curves})`);
-  const df = await timed("load release", () => loadRelease({ path: curves }));
+  log(`[reproduce] fitting every law to the release (${plan.curves})`);
+  const df = await timed("load release", () => loadRelease({ path: plan.curves }));
   const relInput = releaseAnalysisInput(df, { source: "the authors' release" });
-  const relA = await timed("fit release", () => analyse(relInput, fitOpts));
+  const relA = await timed("fit release", () => analyse(relInput, plan.fitOpts));
   const relFrame = mainSweep(df);
   const relClaims = checkClaims(relFrame, relA);
 
   // 2. The sweep.
-  let sweepWallS = shipped?.manifest.sweepWallS ?? 0;
-  if (!skipSweep) {
-    const workers = opts.workers ??
-      Math.min(2, Math.max(1, navigator.hardwareConcurrency ?? 1));
-    log(
-      `[reproduce] sweep ${presetName}: ${expandSpec(spec).length} runs into ${sweepDir} ` +
-        `(${workers} process${workers > 1 ? "es" : ""}; rerun to resume)`,
-    );
-    const t0 = performance.now();
-    if (workers > 1) {
-      await sweepInProcesses(spec, source, sweepDir, workers, log, opts.allowOtherSpec ?? false);
-    } else {
-      let last = 0;
-      const summary = await runSweep(spec, {
-        ...folderOpts,
-        out: sweepDir,
-        log: (l) => log(l),
-        onProgress: opts.onSweepProgress ?? ((p) => {
-          const now = performance.now();
-          if (p.event === "step" && now - last < 10_000) return;
-          last = now;
-          log(`[reproduce] sweep: ${formatProgress(p)}`);
-        }),
-      });
-      for (const f of summary.failed) {
-        log(`[reproduce] run failed: ${f.label} (${f.runId}): ${f.error}; a rerun retries it`);
-      }
-    }
-    sweepWallS = (performance.now() - t0) / 1000;
+  let sweepWallS = plan.shipped?.manifest.sweepWallS ?? 0;
+  if (!plan.skipSweep) {
+    sweepWallS = await runOurSweep(plan, opts, log);
     timings["sweep"] = sweepWallS;
   }
 
-  // 3. Our runs: the preset's runs in the sweep folder.
-  let ours: {
-    analysis: Analysis;
-    input: AnalysisInput;
-    claims: ClaimCheck[];
-    sweep: SweepInfo;
-    NSpan: number;
-    frame: pl.DataFrame;
-    results: pl.DataFrame;
-  } | undefined;
-  let sweepInfo: SweepInfo | undefined;
-  let fitError: string | undefined;
-  const { planned, ids, results, missing } = shipped
-    ? {
-      planned: expandSpec(shipped.spec),
-      ids: new Set(shipped.results.getColumn("run_id").toArray() as string[]),
-      results: shipped.results,
-      missing: "",
-    }
-    : presetResults(spec, sweepDir);
-  if (results.height === 0) {
-    log(`[reproduce] ${missing}: the report covers the release only`);
-  } else {
-    const warnings: string[] = [];
-    const frame = ourMainFrame(results, (m) => warnings.push(m));
-    for (const w of warnings) log(`[reproduce] ${w}`);
-    const Ns = [...new Set(frame.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
-    const input = frameAnalysisInput(frame, `our ${presetName} sweep`, {
-      warn: (m) => log(`[reproduce] ${m}`),
-    });
-    const status = results.getColumn("status").toArray() as string[];
-    const wall = (results.getColumn("wall_s").toArray() as number[]).filter(Number.isFinite);
-    const sweep: SweepInfo = {
-      preset: presetName,
-      dir: shipped ? shipped.dir : sweepDir,
-      shipped: shipped
-        ? {
-          trainingCodeVersion: shipped.manifest.trainingCodeVersion,
-          machine: `${shipped.manifest.machine.cpu}, ${shipped.manifest.machine.logicalCores} ` +
-            `logical cores, deno ${shipped.manifest.machine.deno}`,
-          exportedAt: shipped.manifest.exportedAt,
-          commands: shipped.manifest.commands,
-        }
-        : undefined,
-      planned: planned.length,
-      finished: results.height,
-      diverged: status.filter((s) => s === "diverged").length,
-      trainWallS: wall.reduce((a, b) => a + b, 0),
-      sweepWallS,
-      routers: spec.routers.map(paperTechnique),
-      sizes: spec.sizes.map((s) => `d${s.dModel}L${s.layers}`),
-      experts: spec.experts,
-      tokensPerRun: planned[0].config.steps * planned[0].config.batchSize *
-        planned[0].config.seqLen,
-      NRange: [Ns[0], Ns[Ns.length - 1]],
-      runs: (results.sort("label").toRecords() as Record<string, unknown>[]).map((r) => ({
-        label: String(r.label),
-        N: Number(r.N),
-        P: Number(r.P),
-        val_loss: Number(r.val_loss),
-        status: String(r.status),
-        wall_s: Number(r.wall_s),
-        adapter: r.adapter == null ? "" : String(r.adapter),
-      })),
-    };
-    if (results.height < planned.length) {
-      log(
-        `[reproduce] only ${results.height}/${planned.length} runs of ${presetName} have ` +
-          `results; rerun to finish the sweep`,
-      );
-    }
-    sweepInfo = sweep;
-    log(`[reproduce] fitting every law to our ${results.height} runs`);
-    try {
-      const analysis = await timed("fit ours", () =>
-        analyse(input, {
-          ...fitOpts,
-          // Held out: fit on all but the largest size, predict it (needs 3+ sizes).
-          heldOutMaxN: Ns.length >= 3 ? Ns[Ns.length - 2] : -1,
-        }));
-      ours = {
-        analysis,
-        input,
-        claims: checkClaims(frame, analysis),
-        sweep,
-        NSpan: spanOf(frame),
-        frame,
-        results,
-      };
-    } catch (e) {
-      // Too few runs for a law (e.g. the smoke preset): report the sweep without its fits.
-      fitError = (e as Error).message;
-      log(`[reproduce] cannot fit our runs: ${fitError}; the report shows the sweep without fits`);
-    }
-  }
+  // 3. Our runs: the spec's runs in the sweep folder (or the shipped ones), fitted.
+  const { ours, sweep, fitError } = await fitOurs(plan, sweepWallS, timed, log);
 
   // 4. Figures, exported to files, drawn in one browser.
   log(`[reproduce] building figures`);
+  const { restarts, bootstrap, seed } = plan.fitOpts;
   const relFigs = await timed(
     "build release figures",
-    () => releaseFigures(df, { restarts, resamples: bootstrap, seed: fitOpts.seed }),
+    () => releaseFigures(df, { restarts, resamples: bootstrap, seed }),
   );
   const skippedFigures: Record<string, string> = {};
   let ourFigs: Record<string, PlotlyFigure> = {};
   if (ours) {
-    const o = ours;
     const set = await timed("build our figures", () =>
-      sweepFigures(o.frame, o.analysis, {
-        curves: (shipped ? shipped.curves : loadSweepCurves(sweepDir)).filter(
-          pl.col("run_id").isIn([...ids]),
+      sweepFigures(ours.frame, ours.analysis, {
+        curves: (plan.shipped ? plan.shipped.curves : loadSweepCurves(plan.sweepDir)).filter(
+          pl.col("run_id").isIn([...ours.ids]),
         ),
-        results: o.results,
+        results: ours.results,
         restarts,
-        seed: fitOpts.seed,
+        seed,
       }));
     ourFigs = set.figures;
     for (const [k, v] of Object.entries(set.skipped)) {
@@ -491,58 +352,42 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
       log(`[reproduce] our figure ${k} not drawn: ${v}`);
     }
   }
-  const figDir = join(out, "figures");
-  const renderer = await FigureRenderer.launch();
-  const pngs: ReportFigure[] = [];
-  try {
-    for (const [section, figs] of [["release", relFigs], ["ours", ourFigs]] as const) {
-      const dir = join(figDir, section);
-      log(`[reproduce] exporting ${Object.keys(figs).length} figures to ${dir}`);
-      await timed(
-        `export ${section} figures`,
-        () => exportFigures(figs, dir, { renderer, scale: opts.scale ?? 2 }),
-      );
-      // The report embeds 1x PNGs as fallbacks (the 2x files would double its size).
-      for (const [name, figure] of Object.entries(figs)) {
-        pngs.push({ section, name, figure, png: await renderer.toPng(figure, { scale: 1 }) });
-      }
-    }
-  } finally {
-    await renderer.close();
-  }
+  const pngs = await exportAll(
+    { release: relFigs, ours: ourFigs },
+    join(plan.out, "figures"),
+    opts.scale ?? 2,
+    timed,
+    log,
+  );
 
   // 5. The report and the summary, each replaced in one rename.
   const html = reportHtml({
     generatedAt: new Date().toISOString(),
-    command: opts.command ?? `deno task reproduce --out ${opts.out} --preset ${presetName}`,
+    command: opts.command ??
+      `deno task reproduce --out ${opts.out} --preset ${plan.spec.name}`,
     release: { analysis: relA, input: relInput, claims: relClaims, NSpan: spanOf(relFrame) },
-    ours: ours && {
-      analysis: ours.analysis,
-      input: ours.input,
-      claims: ours.claims,
-      sweep: ours.sweep,
-      NSpan: ours.NSpan,
-    },
-    sweep: sweepInfo,
+    ours: ours && { ...ours, sweep: sweep! },
+    sweep,
     fitError,
     figures: pngs,
     skippedFigures,
     timings,
   });
-  const reportPath = join(out, "report.html");
-  const summaryPath = join(out, "summary.json");
+  const reportPath = join(plan.out, "report.html");
+  const summaryPath = join(plan.out, "summary.json");
+  const figures = { release: Object.keys(relFigs), ours: Object.keys(ourFigs) };
   const summary = {
     generated_at: new Date().toISOString(),
-    preset: presetName,
-    options: fitOpts,
+    preset: plan.spec.name,
+    options: plan.fitOpts,
     release: analysisJson(relA),
     release_vs_paper: paperComparison(relA),
     ours: ours ? analysisJson(ours.analysis) : null,
     ours_vs_paper: ours ? paperComparison(ours.analysis) : null,
-    sweep: sweepInfo ?? null,
+    sweep: sweep ?? null,
     fit_error: fitError ?? null,
     claims: { release: relClaims, ours: ours?.claims ?? null },
-    figures: { release: Object.keys(relFigs), ours: Object.keys(ourFigs) },
+    figures,
     figures_skipped: skippedFigures,
     timings,
   };
@@ -554,13 +399,241 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     report: reportPath,
     summary: summaryPath,
     reportBytes,
-    figures: { release: Object.keys(relFigs), ours: Object.keys(ourFigs) },
+    figures,
     skippedFigures,
     release: relA,
     ours: ours?.analysis,
     claims: { release: relClaims, ours: ours?.claims },
-    sweep: sweepInfo,
+    sweep,
     fitError,
     timings,
   };
+}
+
+/**
+ * Resolves the options into a Plan and fails before hours of work, not after: conflicting
+ * options, a sweep folder of another spec (the report would pool both), no Chromium, no release,
+ * no results to report with --skip-sweep.
+ */
+async function planRun(opts: ReproduceOptions, log: (l: string) => void): Promise<Plan> {
+  if (opts.spec !== undefined && opts.preset !== undefined) {
+    throw new Error("give either a preset or a spec file, not both");
+  }
+  if (opts.shipped !== undefined && (opts.spec !== undefined || opts.preset !== undefined)) {
+    throw new Error(
+      "--shipped reports a committed sweep under its own spec: give it without --preset or --spec",
+    );
+  }
+  const shipped = opts.shipped !== undefined
+    ? loadShippedSweep(opts.shipped, (m) => log(`[reproduce] ${m}`))
+    : undefined;
+  // preset() throws listing the presets when the name is unknown.
+  const spec = shipped
+    ? shipped.spec
+    : opts.spec !== undefined
+    ? await loadSpecFile(opts.spec)
+    : preset(opts.preset ?? "quick");
+  const out = resolve(opts.out);
+  const sweepDir = resolve(opts.sweepDir ?? join(out, "sweep"));
+  const folderOpts: FolderSpecOptions = {
+    allowOtherSpec: opts.allowOtherSpec,
+    folderFlag: "--sweep-dir DIR, or a new --out DIR",
+    log,
+  };
+  const skipSweep = opts.skipSweep === true || shipped !== undefined;
+  if (!skipSweep) await checkSweepFolder(sweepDir, spec, folderOpts);
+  findChromium();
+  const curves = await resolveCurvesPath({ path: opts.curves });
+  if (opts.skipSweep && !shipped) {
+    const { results, missing } = presetResults(spec, sweepDir);
+    if (results.height === 0) {
+      throw new Error(
+        `${missing}: run without --skip-sweep, or point --sweep-dir at a sweep folder`,
+      );
+    }
+  }
+  return {
+    spec,
+    source: opts.spec !== undefined
+      ? ["--spec", resolve(opts.spec)]
+      : ["--preset", opts.preset ?? "quick"],
+    shipped,
+    out,
+    sweepDir,
+    skipSweep,
+    folderOpts,
+    fitOpts: {
+      restarts: opts.restarts ?? 500,
+      bootstrap: opts.bootstrap ?? 200,
+      bootstrapRestarts: opts.bootstrapRestarts ?? 20,
+      seed: opts.seed ?? 0,
+    },
+    curves,
+  };
+}
+
+/** Runs (or resumes) the sweep, in worker processes or in this one; returns its wall seconds. */
+async function runOurSweep(
+  plan: Plan,
+  opts: ReproduceOptions,
+  log: (l: string) => void,
+): Promise<number> {
+  const { spec, sweepDir } = plan;
+  const workers = opts.workers ?? Math.min(2, Math.max(1, navigator.hardwareConcurrency ?? 1));
+  log(
+    `[reproduce] sweep ${spec.name}: ${expandSpec(spec).length} runs into ${sweepDir} ` +
+      `(${workers} process${workers > 1 ? "es" : ""}; rerun to resume)`,
+  );
+  const t0 = performance.now();
+  if (workers > 1) {
+    await sweepInProcesses(spec, plan.source, sweepDir, workers, log, opts.allowOtherSpec ?? false);
+  } else {
+    let last = 0;
+    const summary = await runSweep(spec, {
+      ...plan.folderOpts,
+      out: sweepDir,
+      log: (l) => log(l),
+      onProgress: opts.onSweepProgress ?? ((p) => {
+        const now = performance.now();
+        if (p.event === "step" && now - last < 10_000) return;
+        last = now;
+        log(`[reproduce] sweep: ${formatProgress(p)}`);
+      }),
+    });
+    for (const f of summary.failed) {
+      log(`[reproduce] run failed: ${f.label} (${f.runId}): ${f.error}; a rerun retries it`);
+    }
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Our runs: the spec's results (shipped or in the sweep folder), what the report says about the
+ * sweep, and every law fitted to them (absent, with the reason, when there are too few runs).
+ */
+async function fitOurs(
+  plan: Plan,
+  sweepWallS: number,
+  timed: Timed,
+  log: (l: string) => void,
+): Promise<{ ours?: Ours; sweep?: SweepInfo; fitError?: string }> {
+  const { shipped, spec } = plan;
+  const { planned, ids, results, missing } = shipped
+    ? {
+      planned: expandSpec(shipped.spec),
+      ids: new Set(shipped.results.getColumn("run_id").toArray() as string[]),
+      results: shipped.results,
+      missing: "",
+    }
+    : presetResults(spec, plan.sweepDir);
+  if (results.height === 0) {
+    log(`[reproduce] ${missing}: the report covers the release only`);
+    return {};
+  }
+  const warnings: string[] = [];
+  const frame = ourMainFrame(results, (m) => warnings.push(m));
+  for (const w of warnings) log(`[reproduce] ${w}`);
+  const Ns = [...new Set(frame.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
+  const input = frameAnalysisInput(frame, `our ${spec.name} sweep`, {
+    warn: (m) => log(`[reproduce] ${m}`),
+  });
+  const sweep = sweepInfoOf(plan, planned, results, sweepWallS, Ns);
+  if (results.height < planned.length) {
+    log(
+      `[reproduce] only ${results.height}/${planned.length} runs of ${spec.name} have ` +
+        `results; rerun to finish the sweep`,
+    );
+  }
+  log(`[reproduce] fitting every law to our ${results.height} runs`);
+  try {
+    const analysis = await timed("fit ours", () =>
+      analyse(input, {
+        ...plan.fitOpts,
+        // Held out: fit on all but the largest size, predict it (needs 3+ sizes).
+        heldOutMaxN: Ns.length >= 3 ? Ns[Ns.length - 2] : -1,
+      }));
+    const claims = checkClaims(frame, analysis);
+    return {
+      ours: { analysis, input, claims, NSpan: spanOf(frame), frame, results, ids },
+      sweep,
+    };
+  } catch (e) {
+    // Too few runs for a law (e.g. the smoke preset): report the sweep without its fits.
+    const fitError = (e as Error).message;
+    log(`[reproduce] cannot fit our runs: ${fitError}; the report shows the sweep without fits`);
+    return { sweep, fitError };
+  }
+}
+
+/** The report's account of the sweep: what was planned, what finished, where and how long. */
+function sweepInfoOf(
+  plan: Plan,
+  planned: ReturnType<typeof expandSpec>,
+  results: pl.DataFrame,
+  sweepWallS: number,
+  Ns: number[],
+): SweepInfo {
+  const { shipped, spec } = plan;
+  const status = results.getColumn("status").toArray() as string[];
+  const wall = (results.getColumn("wall_s").toArray() as number[]).filter(Number.isFinite);
+  const m = shipped?.manifest;
+  return {
+    preset: spec.name,
+    dir: shipped ? shipped.dir : plan.sweepDir,
+    shipped: m
+      ? {
+        trainingCodeVersion: m.trainingCodeVersion,
+        machine:
+          `${m.machine.cpu}, ${m.machine.logicalCores} logical cores, deno ${m.machine.deno}`,
+        exportedAt: m.exportedAt,
+        commands: m.commands,
+      }
+      : undefined,
+    planned: planned.length,
+    finished: results.height,
+    diverged: status.filter((s) => s === "diverged").length,
+    trainWallS: wall.reduce((a, b) => a + b, 0),
+    sweepWallS,
+    routers: spec.routers.map(paperTechnique),
+    sizes: spec.sizes.map((s) => `d${s.dModel}L${s.layers}`),
+    experts: spec.experts,
+    tokensPerRun: planned[0].config.steps * planned[0].config.batchSize * planned[0].config.seqLen,
+    NRange: [Ns[0], Ns[Ns.length - 1]],
+    runs: (results.sort("label").toRecords() as Record<string, unknown>[]).map((r) => ({
+      label: String(r.label),
+      N: Number(r.N),
+      P: Number(r.P),
+      val_loss: Number(r.val_loss),
+      status: String(r.status),
+      wall_s: Number(r.wall_s),
+      adapter: r.adapter == null ? "" : String(r.adapter),
+    })),
+  };
+}
+
+/** Exports every figure (HTML, SVG, PNG) in one browser; returns the 1x PNGs the report embeds. */
+async function exportAll(
+  sets: { release: Record<string, PlotlyFigure>; ours: Record<string, PlotlyFigure> },
+  figDir: string,
+  scale: number,
+  timed: Timed,
+  log: (l: string) => void,
+): Promise<ReportFigure[]> {
+  const renderer = await FigureRenderer.launch();
+  const pngs: ReportFigure[] = [];
+  try {
+    for (const section of ["release", "ours"] as const) {
+      const figs = sets[section];
+      const dir = join(figDir, section);
+      log(`[reproduce] exporting ${Object.keys(figs).length} figures to ${dir}`);
+      await timed(`export ${section} figures`, () => exportFigures(figs, dir, { renderer, scale }));
+      // The report embeds 1x PNGs as fallbacks (the 2x files would double its size).
+      for (const [name, figure] of Object.entries(figs)) {
+        pngs.push({ section, name, figure, png: await renderer.toPng(figure, { scale: 1 }) });
+      }
+    }
+  } finally {
+    await renderer.close();
+  }
+  return pngs;
 }

@@ -74,7 +74,9 @@ function scoredCreate(def: ScoredRouterDefinition): (spec: RouterSpec) => Router
     }
     const chooser: ScoredRouter = create(spec);
     if (typeof chooser?.choose !== "function") {
-      throw new Error(`router "${id}": with scores, create(spec) must return { choose(scores, ctx) }`);
+      throw new Error(
+        `router "${id}": with scores, create(spec) must return { choose(scores, ctx) }`,
+      );
     }
     const weight = routerMatrix(spec.dModel, spec.experts, spec.seed, initStd); // [d, E]
     const own = chooser.variables ?? [];

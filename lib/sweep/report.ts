@@ -6,6 +6,7 @@ import pl from "nodejs-polars";
 import type { SweepProgress } from "./engine.ts";
 import { expandSpec, validateSpec } from "./spec.ts";
 import { loadSweepResults } from "./store.ts";
+import { runIdOf, TRAINING_CODE_VERSION } from "../identity/mod.ts";
 import { formatDuration } from "../util/duration.ts";
 
 export { formatDuration };
@@ -69,8 +70,15 @@ export function notebookProgress(opts: { everyS?: number } = {}): (p: SweepProgr
  */
 export function summarizeSweep(dirs: string | string[]): { text: string; results: pl.DataFrame } {
   const list = Array.isArray(dirs) ? dirs : [dirs];
-  const results = loadSweepResults(list);
   const lines: string[] = [];
+  const { current: results, other } = byCodeVersion(loadSweepResults(list));
+  if (other > 0) {
+    lines.push(
+      `${other} run(s) trained by other training code (their run_id is not the hash of their ` +
+        `config under code version ${TRAINING_CODE_VERSION}) left out: rerun the spec to retrain ` +
+        `them with this code`,
+    );
+  }
   const have = new Set<string>(
     results.height ? results.getColumn("run_id").toArray() as string[] : [],
   );
@@ -118,6 +126,21 @@ export function summarizeSweep(dirs: string | string[]): { text: string; results
     .sort(["router", "E"]);
   lines.push(table.toString());
   return { text: lines.join("\n"), results };
+}
+
+/**
+ * Splits results into those of this checkout's training code (run_id = the hash of the config
+ * under TRAINING_CODE_VERSION) and a count of the others, which a summary must not pool with them.
+ */
+function byCodeVersion(results: pl.DataFrame): { current: pl.DataFrame; other: number } {
+  if (results.height === 0 || !results.columns.includes("config")) {
+    return { current: results, other: 0 };
+  }
+  const ids = results.getColumn("run_id").toArray() as string[];
+  const configs = results.getColumn("config").toArray() as string[];
+  const keep = ids.map((id, i) => runIdOf(JSON.parse(configs[i])) === id);
+  const current = results.filter(pl.Series("keep", keep));
+  return { current, other: results.height - current.height };
 }
 
 /**

@@ -1,0 +1,40 @@
+/**
+ * Prints a sweep's per-router table (Markdown) and the claims the kit draws from it, as README
+ * quotes them:
+ *   deno run -A scripts/sweep_tables.ts data/ours/standard      (a shipped sweep)
+ *   deno run -A scripts/sweep_tables.ts out/reproduce/sweep quick (a sweep folder and its preset)
+ */
+import pl from "nodejs-polars";
+import { analyse, frameAnalysisInput } from "../lib/analysis/mod.ts";
+import {
+  checkClaims,
+  claimsText,
+  frameSeedSpread,
+  gainMarkdown,
+  gainTable,
+  ourMainFrame,
+} from "../lib/report/mod.ts";
+import { expandSpec, loadShippedSweep, loadSweepResults, preset } from "../lib/sweep/mod.ts";
+
+const [dir, presetName] = Deno.args;
+if (!dir) throw new Error("usage: scripts/sweep_tables.ts DIR [PRESET]");
+let results: pl.DataFrame;
+if (presetName) {
+  const ids = expandSpec(preset(presetName)).map((r) => r.runId);
+  results = loadSweepResults(dir).filter(pl.col("run_id").isIn(ids));
+} else results = loadShippedSweep(dir).results;
+const frame = ourMainFrame(results, () => {});
+const dOf = new Map<number, number>();
+for (const r of results.toRecords() as { N: number; dModel: number }[]) dOf.set(r.N, r.dModel);
+const spread = frameSeedSpread(frame);
+console.log(`${results.height} runs\n`);
+console.log(gainMarkdown(gainTable(frame, spread ?? null), (N) => `d${dOf.get(N)}`));
+const Ns = [...new Set(frame.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
+const analysis = analyse(frameAnalysisInput(frame, dir), {
+  restarts: 500,
+  bootstrap: 60,
+  bootstrapRestarts: 20,
+  seed: 0,
+  heldOutMaxN: Ns.length >= 3 ? Ns[Ns.length - 2] : -1,
+});
+console.log("\n" + claimsText(checkClaims(frame, analysis)));
