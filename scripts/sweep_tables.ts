@@ -12,6 +12,7 @@ import {
   frameSeedSpread,
   gainMarkdown,
   gainTable,
+  heldOutMaxNOf,
   ourMainFrame,
 } from "../lib/report/mod.ts";
 import { expandSpec, loadShippedSweep, loadSweepResults, preset } from "../lib/sweep/mod.ts";
@@ -35,6 +36,6 @@ const analysis = analyse(frameAnalysisInput(frame, dir), {
   bootstrap: 60,
   bootstrapRestarts: 20,
   seed: 0,
-  heldOutMaxN: Ns.length >= 3 ? Ns[Ns.length - 2] : -1,
+  heldOutMaxN: heldOutMaxNOf(Ns),
 });
 console.log("\n" + claimsText(checkClaims(frame, analysis)));

@@ -433,65 +433,76 @@ function lossFallsWithE({ spread, rows, byCell, techs, Ns }: ClaimContext): Clai
   };
 }
 
+/**
+ * A claim judged technique by technique: `judge` gives each technique's verdict and its line;
+ * the claim holds when every technique passes.
+ */
+function perTechnique(
+  id: ClaimCheck["id"],
+  claim: string,
+  techs: string[],
+  judge: (t: string) => { ok: boolean; detail: string },
+): ClaimCheck {
+  const judged = techs.map(judge);
+  return {
+    id,
+    claim,
+    verdict: verdictOf(judged.map((j) => j.ok)),
+    details: judged.map((j) => j.detail),
+  };
+}
+
 /** c > 0, with the bootstrap interval when there is one. */
 function cPositive({ analysis, techs }: ClaimContext): ClaimCheck {
-  const oks: boolean[] = [];
-  const details: string[] = [];
-  for (const t of techs) {
-    const f = analysis.techniques[t].eq1;
-    const c = f.params.c, ci = f.ci95?.c;
-    const ok = ci ? ci[0] > 0 : c > 0;
-    oks.push(ok);
-    details.push(
-      `${displayName(t)}: c = ${p3(c)}${ci ? ` [${p3(ci[0])}, ${p3(ci[1])}]` : ""} (${
-        c > 0 ? "> 0" : "<= 0"
-      }${
-        ci
-          ? (ci[0] > 0
-            ? ", interval above 0"
-            : ci[1] < 0
-            ? ", interval below 0"
-            : ", interval includes 0")
-          : ""
-      }${f.converged ? "" : ", fit not converged"})`,
-    );
-  }
-  return {
-    id: "c_positive",
-    claim: "c > 0: the benefit of routing shrinks as the dense model grows",
-    verdict: verdictOf(oks),
-    details,
-  };
+  return perTechnique(
+    "c_positive",
+    "c > 0: the benefit of routing shrinks as the dense model grows",
+    techs,
+    (t) => {
+      const f = analysis.techniques[t].eq1;
+      const c = f.params.c, ci = f.ci95?.c;
+      const interval = !ci
+        ? ""
+        : ci[0] > 0
+        ? ", interval above 0"
+        : ci[1] < 0
+        ? ", interval below 0"
+        : ", interval includes 0";
+      return {
+        ok: ci ? ci[0] > 0 : c > 0,
+        detail: `${displayName(t)}: c = ${p3(c)}${ci ? ` [${p3(ci[0])}, ${p3(ci[1])}]` : ""} (${
+          c > 0 ? "> 0" : "<= 0"
+        }${interval}${f.converged ? "" : ", fit not converged"})`,
+      };
+    },
+  );
 }
 
 /** Eq. (1) against the separable law: in-sample MSE, and held out when there is a check. */
 function eq1BeatsSeparable({ analysis, techs }: ClaimContext): ClaimCheck {
-  const oks: boolean[] = [];
-  const details: string[] = [];
-  for (const t of techs) {
-    const r = analysis.techniques[t];
-    const inSample = r.eq1.mse_log10 < r.separable.mse_log10;
-    const h = r.heldOut;
-    const held = h ? h.eq1.rmse_loss < h.separable.rmse_loss : undefined;
-    oks.push(inSample && held !== false);
-    details.push(
-      `${displayName(t)}: MSE(log10 L) Eq. (1) ${e2(r.eq1.mse_log10)} vs separable ` +
-        `${e2(r.separable.mse_log10)} (${
-          inSample ? "Eq. (1) better" : "separable as good or better"
-        })` +
-        (h
-          ? `; held out (${h.eq1.nTest} runs) RMSE ${p3(h.eq1.rmse_loss)} vs ${
-            p3(h.separable.rmse_loss)
-          } nats (${held ? "Eq. (1) better" : "separable as good or better"})`
-          : "; no held-out check (too few sizes)"),
-    );
-  }
-  return {
-    id: "eq1_beats_separable",
-    claim: "Eq. (1) (with its interaction term) fits better than the separable law",
-    verdict: verdictOf(oks),
-    details,
-  };
+  return perTechnique(
+    "eq1_beats_separable",
+    "Eq. (1) (with its interaction term) fits better than the separable law",
+    techs,
+    (t) => {
+      const r = analysis.techniques[t];
+      const inSample = r.eq1.mse_log10 < r.separable.mse_log10;
+      const h = r.heldOut;
+      const held = h ? h.eq1.rmse_loss < h.separable.rmse_loss : undefined;
+      return {
+        ok: inSample && held !== false,
+        detail: `${displayName(t)}: MSE(log10 L) Eq. (1) ${e2(r.eq1.mse_log10)} vs separable ` +
+          `${e2(r.separable.mse_log10)} (${
+            inSample ? "Eq. (1) better" : "separable as good or better"
+          })` +
+          (h
+            ? `; held out (${h.eq1.nTest} runs) RMSE ${p3(h.eq1.rmse_loss)} vs ${
+              p3(h.separable.rmse_loss)
+            } nats (${held ? "Eq. (1) better" : "separable as good or better"})`
+            : "; no held-out check (too few sizes)"),
+      };
+    },
+  );
 }
 
 /**

@@ -6,6 +6,7 @@
  *   console.log(r.report, r.reportBytes);
  */
 export {
+  heldOutMaxNOf,
   ourMainFrame,
   paperTechnique,
   reproduce,

@@ -549,8 +549,7 @@ async function fitOurs(
     const analysis = await timed("fit ours", () =>
       analyse(input, {
         ...plan.fitOpts,
-        // Held out: fit on all but the largest size, predict it (needs 3+ sizes).
-        heldOutMaxN: Ns.length >= 3 ? Ns[Ns.length - 2] : -1,
+        heldOutMaxN: heldOutMaxNOf(Ns),
       }));
     const claims = checkClaims(frame, analysis);
     return {
@@ -563,6 +562,14 @@ async function fitOurs(
     log(`[reproduce] cannot fit our runs: ${fitError}; the report shows the sweep without fits`);
     return { sweep, fitError };
   }
+}
+
+/**
+ * The held-out check of our runs: fit on every size but the largest, predict the largest (the
+ * largest N fitted, or -1 for no check with fewer than 3 sizes). `Ns` ascending.
+ */
+export function heldOutMaxNOf(Ns: number[]): number {
+  return Ns.length >= 3 ? Ns[Ns.length - 2] : -1;
 }
 
 /** The report's account of the sweep: what was planned, what finished, where and how long. */

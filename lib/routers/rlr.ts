@@ -43,7 +43,14 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { gelu, linear, stopGradient } from "../nn/mod.ts";
 import { Rng } from "../util/random.ts";
-import { agreementWithTop1, choiceMask, normalMatrix, optBool, optNumber } from "./common.ts";
+import {
+  agreementWithTop1,
+  choiceMask,
+  normalMatrix,
+  optBool,
+  optNumber,
+  topKRows,
+} from "./common.ts";
 import { defineRouter } from "./define.ts";
 import { ROUTER_LABELS } from "./names.ts";
 
@@ -75,22 +82,17 @@ export const rlr = defineRouter({
       auxVariables: [wb1, wb2],
       choose({ x, T, E, logits, p }, ctx) {
         const logp = tf.logSoftmax(logits) as tf.Tensor2D; // [T, E]
-        const expertIndex = new Int32Array(T);
+        // Evaluation: the most likely expert (ties: the lower index).
+        if (!ctx.training) return { expertIndex: topKRows(p, T, E, 1) };
+        const expertIndex = new Int32Array(T); // [T], sampled from pi
         for (let t = 0; t < T; t++) {
-          if (ctx.training) {
-            let u = ctx.rng.next(), e = 0;
-            for (; e < E - 1; e++) {
-              u -= p[t * E + e];
-              if (u < 0) break;
-            }
-            expertIndex[t] = e;
-          } else {
-            let best = 0;
-            for (let e = 1; e < E; e++) if (p[t * E + e] > p[t * E + best]) best = e;
-            expertIndex[t] = best;
+          let u = ctx.rng.next(), e = 0;
+          for (; e < E - 1; e++) {
+            u -= p[t * E + e];
+            if (u < 0) break;
           }
+          expertIndex[t] = e;
         }
-        if (!ctx.training) return { expertIndex };
         // Switch Transformer's load-balancing loss: E * sum_e f_e * mean_t pi(e | x_t), f_e the
         // fraction of tokens sent to e (constant); smallest when both are uniform.
         let auxLoss: tf.Scalar | undefined;
