@@ -241,6 +241,36 @@ describe("routed FFN", () => {
   });
 });
 
+describe("capacity at evaluation", () => {
+  it("evaluation drops nothing; training drops what is over capacity (HASH, every token one id)", () => {
+    // Every input token is the same id, so HASH sends all T = B * S of them to one expert:
+    // training capacity ceil(2 * T / 4) keeps half; evaluation keeps all.
+    const batch = new Int32Array(B * (S + 1)).fill(7);
+    const base = tiny("hash", 4);
+    const withCf = (capacityFactor: number) =>
+      new TransformerLM({ ...base.config, capacityFactor });
+    base.dispose();
+    const tight = withCf(2), roomy = withCf(4); // same seed: same weights
+    const run = (m: TransformerLM, training: boolean) =>
+      tf.tidy(() => {
+        const out = m.forward(batch, { training, rng: new Rng(1) });
+        return { loss: out!.loss.dataSync()[0], routing: out!.routing };
+      });
+    const evalTight = run(tight, false),
+      trainTight = run(tight, true),
+      trainRoomy = run(roomy, true);
+    expect(trainTight.routing[0].dropped).toBeCloseTo(0.5, 12);
+    expect(evalTight.routing[0].dropped).toBe(0);
+    expect(evalTight.routing[0].capacity).toBe(B * S);
+    expect(trainRoomy.routing[0].dropped).toBe(0);
+    // No drops at evaluation = the loss of a model whose capacity holds every token.
+    expect(Math.abs(evalTight.loss - trainRoomy.loss)).toBeLessThan(1e-6);
+    expect(Math.abs(trainTight.loss - trainRoomy.loss)).toBeGreaterThan(1e-4);
+    tight.dispose();
+    roomy.dispose();
+  });
+});
+
 describe("batched experts (one [E, capacity, d] block, batched matMuls)", () => {
   it("lays a dispatch out in the block: free slots and dropped choices point at zero rows", () => {
     // T 6, k 1, E 3, capacity 2: expert 0 asked 4 times (2 dropped), expert 2 never; token 5 nowhere

@@ -17,9 +17,10 @@ import { createHash } from "node:crypto";
  * between two commits; the committed code of version 4 reproduces its dense runs exactly but its
  * routed runs only to 1e-8 (HASH) and 0.001 nats (S-BASE, whose top-1 choices amplify last-bit
  * differences). 5 names the code that retrains the committed sweep exactly
- * (test/shipped.test.ts retrains a dense and an S-BASE run).
+ * (test/shipped.test.ts retrains a dense and an S-BASE run). 6: evaluation drops no choice for
+ * capacity (lib/model/model.ts; training keeps capacity factor 2).
  */
-export const TRAINING_CODE_VERSION = 5;
+export const TRAINING_CODE_VERSION = 6;
 
 /** JSON with object keys sorted at every level; rejects values JSON cannot represent exactly. */
 export function canonicalJson(value: unknown, path = "config"): string {
