@@ -251,11 +251,16 @@ describe("capacity at evaluation", () => {
       new TransformerLM({ ...base.config, capacityFactor });
     base.dispose();
     const tight = withCf(2), roomy = withCf(4); // same seed: same weights
-    const run = (m: TransformerLM, training: boolean) =>
+    const run = (m: TransformerLM, training: boolean) => {
+      let loss = NaN;
+      let routing: { dropped: number; capacity: number }[] = [];
       tf.tidy(() => {
-        const out = m.forward(batch, { training, rng: new Rng(1) });
-        return { loss: out!.loss.dataSync()[0], routing: out!.routing };
+        const out = m.forward(batch, { training, rng: new Rng(1) })!;
+        loss = out.loss.dataSync()[0];
+        routing = out.routing;
       });
+      return { loss, routing };
+    };
     const evalTight = run(tight, false),
       trainTight = run(tight, true),
       trainRoomy = run(roomy, true);
