@@ -10,6 +10,7 @@ import {
 } from "../lib/analysis/mod.ts";
 import {
   carryOver,
+  changeMarkdown,
   checkClaims,
   compareOrders,
   degenerateFits,
@@ -245,6 +246,23 @@ describe("claims judged against the seed spread", () => {
     expect(line).toContain(`${r.loss.toFixed(3)} (+${r.gain.toFixed(3)})`);
     // A level cell carries "~".
     expect(md.find((l) => l.startsWith("| Tiny | N10000 |"))).toMatch(/\(\+0\.00\d~\)/);
+  });
+
+  it("the before/after table pairs cells by (technique, N, E) and prints the change", () => {
+    const before = gainTable(frame);
+    // The "after" sweep: every Big cell 0.1 nats lower, the Tiny cells gone.
+    const after = before.filter((r) => r.technique === "Big").map((r) => ({
+      ...r,
+      loss: r.loss - 0.1,
+    }));
+    const md = changeMarkdown(before, after, (N) => `N${N}`).split("\n");
+    expect(md.length).toBe(2 + 4); // header, rule, Big x 4 sizes (Tiny is in one sweep only)
+    const r = before.find((x) => x.technique === "Big" && x.N === 1e4 && x.E === 8)!;
+    const line = md.find((l) => l.startsWith("| Big | N10000 |"))!;
+    expect(line).toContain(
+      `${r.loss.toFixed(3)} -> ${(r.loss - 0.1).toFixed(3)} (-0.100)`,
+    );
+    expect(changeMarkdown(before, [])).toMatch(/share no routed configuration/);
   });
 
   it("calls Eq. (1) unidentified when E_max lies far beyond the largest E run", () => {

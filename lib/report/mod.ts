@@ -30,7 +30,7 @@ export {
   type Verdict,
   verdictWords,
 } from "./claims.ts";
-export { gainMarkdown } from "./markdown.ts";
+export { changeMarkdown, gainMarkdown } from "./markdown.ts";
 export {
   escapeHtml,
   type ReportContent,

@@ -95,9 +95,9 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
       { dModel: 128, layers: 2, heads: 4 },
       { dModel: 160, layers: 2, heads: 4, seeds: [0, 1] },
     ],
-    experts: [1, 2, 4, 8, 16, 32],
+    experts: [1, 4, 8, 16, 32],
     seeds: [0],
-    budget: { tokens: 1_500_000 },
+    budget: { tokens: 983_040 },
     train: {
       batchSize: 16,
       seqLen: 64,
