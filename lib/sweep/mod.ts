@@ -61,6 +61,8 @@ export {
   loadShippedSweep,
   type MachineInfo,
   machineInfo,
+  roundingFingerprint,
+  sameRounding,
   type ShippedManifest,
   type ShippedSweep,
 } from "./shipped.ts";

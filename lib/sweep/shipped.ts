@@ -13,6 +13,7 @@
  */
 import pl from "nodejs-polars";
 import { runIdOf, TRAINING_CODE_VERSION } from "../identity/mod.ts";
+import { loadOpenBlas } from "../openblas/mod.ts";
 import { validateSpec } from "./spec.ts";
 import { loadRouterMetrics, loadSweepCurves, loadSweepResults } from "./store.ts";
 import type { SweepSpec } from "./types.ts";
@@ -24,6 +25,12 @@ export interface MachineInfo {
   os: string;
   deno: string;
   v8: string;
+  /**
+   * What decides float rounding beyond the code (absent in manifests before code version 6): the
+   * CPU's vector extensions and the OpenBLAS kernels and settings. Runs are bit-for-bit
+   * deterministic only where this matches; see sameRounding.
+   */
+  rounding?: string;
 }
 
 export interface ShippedManifest {
@@ -60,6 +67,46 @@ export function cpuModel(): string {
   }
 }
 
+/** The vector extensions that change how floats are summed (Linux /proc/cpuinfo flags). */
+const ROUNDING_FLAGS = ["avx512f", "avx2", "fma", "avx"];
+
+/**
+ * What decides float rounding on this machine beyond the code, as one string: the CPU model, its
+ * vector extensions, the OpenBLAS kernels it picks and the OPENBLAS_* variables that change its
+ * blocking. Measured: the same S-BASE run (d_model 64, E 2, 1,465 steps) ended at 4.18438 on an
+ * AVX-512 EPYC with OPENBLAS_CORETYPE set and 4.18800 on an AVX2 one; dense runs 1.5e-7 apart.
+ */
+export function roundingFingerprint(): string {
+  let flags: string[] = [];
+  try {
+    const m = Deno.readTextFileSync("/proc/cpuinfo").match(/^flags\s*:\s*(.+)$/m);
+    const have = new Set(m ? m[1].trim().split(/\s+/) : []);
+    flags = ROUNDING_FLAGS.filter((f) => have.has(f));
+  } catch {
+    flags = ["unknown"];
+  }
+  let blas = "no OpenBLAS";
+  try {
+    blas = `OpenBLAS ${loadOpenBlas().core}`;
+  } catch {
+    // absent: runs use XNNPACK, which the config's blas field records
+  }
+  const env = Object.entries(Deno.env.toObject())
+    .filter(([k]) => k.startsWith("OPENBLAS_"))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`);
+  return [cpuModel(), flags.join(" "), blas, ...env].join("; ");
+}
+
+/**
+ * Whether runs made on machine `a` should repeat bit for bit on machine `b`: same fingerprint,
+ * Deno and V8. False when either fingerprint is missing (older manifests).
+ */
+export function sameRounding(a: MachineInfo, b: MachineInfo): boolean {
+  return a.rounding !== undefined && a.rounding === b.rounding && a.deno === b.deno &&
+    a.v8 === b.v8;
+}
+
 /** This machine, for a manifest or a benchmark's header. */
 export function machineInfo(): MachineInfo {
   return {
@@ -68,6 +115,7 @@ export function machineInfo(): MachineInfo {
     os: `${Deno.build.os} ${Deno.build.arch}`,
     deno: Deno.version.deno,
     v8: Deno.version.v8,
+    rounding: roundingFingerprint(),
   };
 }
 
