@@ -271,8 +271,12 @@ describe("capacity at evaluation", () => {
     // No drops at evaluation = the loss of a model whose capacity holds every token.
     expect(Math.abs(evalTight.loss - trainRoomy.loss)).toBeLessThan(1e-6);
     expect(Math.abs(trainTight.loss - trainRoomy.loss)).toBeGreaterThan(1e-4);
-    tight.dispose();
-    roomy.dispose();
+    // evalCapacityFactor brings the limit back at evaluation (code versions <= 5 scored so).
+    const legacy = new TransformerLM({ ...base.config, capacityFactor: 2, evalCapacityFactor: 2 });
+    const evalLegacy = run(legacy, false);
+    expect(evalLegacy.routing[0].dropped).toBeCloseTo(0.5, 12);
+    expect(Math.abs(evalLegacy.loss - trainTight.loss)).toBeLessThan(1e-6);
+    for (const m of [tight, roomy, legacy]) m.dispose();
   });
 });
 

@@ -21,6 +21,7 @@ const USAGE = `usage: deno task train [options]
   --routing-frequency R    fraction of routed blocks in (0, 1] (default ${DEFAULT_CONFIG.routingFrequency})
   --k K                    experts per token (default 1)
   --capacity-factor C      expert capacity factor (default: the router's, 2)
+  --eval-capacity-factor C capacity factor at evaluation (default: none, nothing dropped)
   --steps N                training steps (default ${DEFAULT_CONFIG.steps})
   --batch-size B           sequences per step (default ${DEFAULT_CONFIG.batchSize})
   --seq-len S              tokens per sequence (default ${DEFAULT_CONFIG.seqLen})
@@ -51,6 +52,7 @@ const NUMERIC: Record<string, keyof TrainConfig> = {
   "routing-frequency": "routingFrequency",
   k: "k",
   "capacity-factor": "capacityFactor",
+  "eval-capacity-factor": "evalCapacityFactor",
   steps: "steps",
   "batch-size": "batchSize",
   "seq-len": "seqLen",

@@ -30,6 +30,12 @@ export interface PlainTrainConfig {
   k: number;
   /** Expert capacity factor; undefined = the router's default (2 for the built-in routers). */
   capacityFactor?: number;
+  /**
+   * Capacity factor at evaluation; undefined (the default, and every sweep's) = no limit, nothing
+   * dropped. Set it to the training factor to score a model as code versions <= 5 did, and so
+   * measure what capacity drops at evaluation cost.
+   */
+  evalCapacityFactor?: number;
   steps: number;
   /** Sequences per batch. */
   batchSize: number;
@@ -76,6 +82,7 @@ export const DEFAULT_CONFIG: PlainTrainConfig = {
   routingFrequency: 0.5,
   k: 1,
   capacityFactor: undefined,
+  evalCapacityFactor: undefined,
   steps: 100,
   batchSize: 8,
   seqLen: 128,

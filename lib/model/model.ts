@@ -59,6 +59,8 @@ export interface ModelConfig {
   /** Experts per token. */
   k: number;
   capacityFactor: number;
+  /** Capacity factor at evaluation; undefined = no limit (nothing dropped). */
+  evalCapacityFactor?: number;
   /** Builds the router of each routed block (ignored when experts = 1 and the router is dense). */
   router: RouterFactory;
   routerOptions?: Record<string, unknown>;
@@ -391,8 +393,11 @@ export class TransformerLM {
       // asked for. The evaluation choice (top-1 of the router, greedy for RL-R) is not balanced, and
       // with the training capacity its drops decided results: S-BASE d_model 128 E 8 scored 3.993
       // against 3.943 with capacity factor 8 (E 4: 3.936). See docs/paper.md, "Capacity".
+      const evalCf = this.config.evalCapacityFactor;
       const cap = opts.training
         ? expertCapacity(T, E, k, this.config.capacityFactor)
+        : evalCf !== undefined
+        ? expertCapacity(T, E, k, evalCf)
         : busiestExpertLoad(r.expertIndex, E);
       const disp = dispatch(r.expertIndex, T, k, E, cap);
       const y = routedFfn(

@@ -2,7 +2,7 @@
  * Preset sweeps, each chosen by measurement on a 2-core machine (see each preset's comment for its
  * wall time). Passes over the training split (6.17M tokens at the 1024-token vocabulary, 5.12M at
  * 2048, 4.39M at 4096; runs sample windows at random, so a pass is the expected reuse of a token):
- * smoke and mini under 0.01, quick 0.13, standard 0.24, full 0.10, gpu 1.8 - never more than two
+ * smoke and mini under 0.01, quick 0.13, standard 0.16, full 0.10, gpu 1.8 - never more than two
  * (test/presets.test.ts checks it against the corpus).
  */
 import { validateSpec } from "./spec.ts";

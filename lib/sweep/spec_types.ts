@@ -75,9 +75,10 @@ export type SweepSpecInput =
 /**
  * The full config of one run, as passed to lib/train's train(); its canonical hash is the run id.
  * Every field of lib/config's PlainTrainConfig (router by name, capacityFactor explicit) but the
- * thread count: sweep runs take the default, one thread.
+ * thread count (sweep runs take the default, one thread) and evalCapacityFactor (sweeps evaluate
+ * with no capacity limit; the field, left out, leaves run ids as they were).
  */
-export type RunConfig = Required<Omit<PlainTrainConfig, "threads">>;
+export type RunConfig = Required<Omit<PlainTrainConfig, "threads" | "evalCapacityFactor">>;
 
 /** One expanded run: its id, its position in the spec's deterministic order and its config. */
 export interface SweepRun {

@@ -96,6 +96,14 @@ export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
   if (c.capacityFactor !== undefined) {
     finite("capacityFactor", c.capacityFactor, (v) => v > 0, "> 0");
   }
+  if (c.evalCapacityFactor !== undefined) {
+    finite(
+      "evalCapacityFactor",
+      c.evalCapacityFactor,
+      (v) => v > 0,
+      "> 0 (leave it out for no limit)",
+    );
+  }
   posInt("steps", c.steps);
   posInt("batchSize", c.batchSize);
   posInt("seqLen", c.seqLen, 2);

@@ -69,6 +69,7 @@ const SHAPE_FIELDS: (keyof TrainConfig)[] = [
   "vocabSize",
   "seed",
   "capacityFactor",
+  "evalCapacityFactor",
   "routerOptions",
 ];
 

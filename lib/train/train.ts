@@ -164,6 +164,7 @@ function setUpRun(
     routingFrequency: config.routingFrequency,
     k: config.k,
     capacityFactor: config.capacityFactor ?? factory.defaultCapacityFactor,
+    evalCapacityFactor: config.evalCapacityFactor,
     router: factory,
     routerOptions: config.routerOptions,
     seed: subSeed(config.seed, 0),
