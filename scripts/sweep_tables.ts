@@ -5,7 +5,7 @@
  *   deno run -A scripts/sweep_tables.ts out/reproduce/sweep quick (a sweep folder and its preset)
  */
 import pl from "nodejs-polars";
-import { analyse, frameAnalysisInput } from "../lib/analysis/mod.ts";
+import { analyse, analysisText, frameAnalysisInput } from "../lib/analysis/mod.ts";
 import {
   checkClaims,
   claimsText,
@@ -39,3 +39,6 @@ const analysis = analyse(frameAnalysisInput(frame, dir), {
   heldOutMaxN: heldOutMaxNOf(Ns),
 });
 console.log("\n" + claimsText(checkClaims(frame, analysis)));
+if (Deno.env.get("SWEEP_TABLES_FITS")) {
+  console.log("\n" + analysisText(analysis, frameAnalysisInput(frame, dir)));
+}

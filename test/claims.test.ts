@@ -232,8 +232,79 @@ describe("claims judged against the seed spread", () => {
     const t = gainTable(f);
     expect(t.map((r) => r.verdict)).toEqual(["beats dense", "level"]);
     // With one pooled sd (0.05 at both sizes) the small size's clear gain would read as level.
-    const pooled = { ...s, bySize: undefined };
+    const pooled = { ...s, bySize: undefined, byGroup: undefined };
     expect(gainTable(f, pooled).map((r) => r.verdict)).toEqual(["level", "level"]);
+  });
+
+  it("judges each technique against its own spread: one unstable router does not hide another's gain", () => {
+    // One size. Dense seeds +-0.001, "Calm" +-0.001, "Wild" +-0.1; both routers gain 0.02.
+    const rows: Record<string, unknown>[] = [];
+    const N = 1e5;
+    for (const seed of [0, 1]) {
+      const sign = seed === 0 ? 1 : -1;
+      rows.push({
+        technique: "Calm",
+        router_type: "Dense",
+        N,
+        E: 1,
+        loss: 4 + sign * 0.001,
+        run_id: `d${seed}`,
+        seed,
+      });
+      rows.push({
+        technique: "Wild",
+        router_type: "Dense",
+        N,
+        E: 1,
+        loss: 4 + sign * 0.001,
+        run_id: `d${seed}`,
+        seed,
+      });
+      rows.push({
+        technique: "Calm",
+        router_type: "Calm",
+        N,
+        E: 8,
+        loss: 3.98 + sign * 0.001,
+        run_id: `c${seed}`,
+        seed,
+      });
+      rows.push({
+        technique: "Wild",
+        router_type: "Wild",
+        N,
+        E: 8,
+        loss: 3.98 + sign * 0.1,
+        run_id: `w${seed}`,
+        seed,
+      });
+    }
+    const f = pl.readRecords(rows);
+    const s = frameSeedSpread(f)!;
+    // Known answer: a pair +-eps has sample sd eps * sqrt(2); dense counted once, not per technique.
+    const sdOf = (g: string) => s.byGroup!.find((x) => x.group === g)!;
+    expect(sdOf("Dense").sd).toBeCloseTo(0.001 * Math.SQRT2, 12);
+    expect(sdOf("Calm").sd).toBeCloseTo(0.001 * Math.SQRT2, 12);
+    expect(sdOf("Wild").sd).toBeCloseTo(0.1 * Math.SQRT2, 12);
+    expect(s.dof).toBe(3);
+    // The pooled figure mixes them: sqrt((2e-6 + 2e-6 + 0.02) / 3).
+    expect(s.sd).toBeCloseTo(Math.sqrt((2e-6 + 2e-6 + 0.02) / 3), 12);
+    expect(spreadAt(s, N, "Calm")).toBeCloseTo(0.001 * Math.SQRT2, 12);
+    // A group with no repeated configuration falls back to the per-size pooled spread.
+    expect(spreadAt(s, N, "Unseen")).toBe(spreadAt(s, N));
+    const t = gainTable(f);
+    expect(t.map((r) => [r.technique, r.verdict])).toEqual([["Calm", "beats dense"], [
+      "Wild",
+      "level",
+    ]]);
+    // Threshold, computed by hand: 2 sqrt(sd_calm^2 / 2 + sd_dense^2 / 2) = 2 * 0.001 * sqrt(2).
+    expect(t[0].threshold).toBeCloseTo(2 * 0.001 * Math.SQRT2, 12);
+    // Judged against the pooled spread instead, Wild's noise would hide Calm's clear gain.
+    const pooled = { ...s, byGroup: undefined };
+    expect(gainTable(f, pooled).map((r) => r.verdict)).toEqual(["level", "level"]);
+    expect(() =>
+      seedSpread([{ cell: "a", loss: 1, group: "x" }, { cell: "a", loss: 1, group: "y" }])
+    ).toThrow(/groups x and y/);
   });
 
   it("the Markdown table says what gainTable says, cell by cell", () => {

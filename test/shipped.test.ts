@@ -198,18 +198,19 @@ describe("the committed standard sweep", () => {
         expect(gap).toBeLessThan(1e-4);
       } else {
         // Another CPU or OpenBLAS setup rounds differently and S-BASE amplifies it (measured:
-        // 0.0036 nats between an AVX-512 and an AVX2 EPYC). Such a difference must stay well
-        // inside the seed spread the sweep measured at that size, or the committed runs would
-        // not be what this code trains.
+        // 0.0036 nats between an AVX-512 and an AVX2 EPYC on a 1,465-step run). Such a
+        // difference must stay inside the seed spread the sweep measured for S-BASE at that size
+        // (one sd), or the committed runs would not be what this code trains.
         const sd = spreadAt(
           frameSeedSpread(ourMainFrame(shipped.results, () => {}))!,
           row.N as number,
+          "S-Base",
         );
         console.log(
           `other rounding than the committed sweep's machine: S-BASE run ${gap.toExponential(2)} ` +
             `nats apart (seed sd at that size ${sd.toFixed(4)})`,
         );
-        expect(gap).toBeLessThan(sd / 2);
+        expect(gap).toBeLessThan(sd);
       }
     },
     300_000,

@@ -33,9 +33,11 @@ export {
   releaseGeneralisedInput,
 } from "./input.ts";
 export {
+  type CellPlaces,
   compareCells,
   type Comparison,
   type Difference,
+  type GroupSpread,
   type SeedSpread,
   seedSpread,
   type SizeSpread,

@@ -113,6 +113,9 @@ function rowsOf(frame: pl.DataFrame): Run[] {
   })).filter((r) => Number.isFinite(r.loss));
 }
 
+/** The noise group a run belongs to: its technique, with dense runs as a group of their own. */
+const groupOf = (r: { technique: string; E: number }) => r.E === 1 ? "Dense" : r.technique;
+
 /** The configuration a run belongs to: dense runs form one cell per N, shared by all techniques. */
 const cellOf = (r: { technique: string; N: number; E: number }) =>
   r.E === 1 ? `Dense|${r.N}|1` : `${r.technique}|${r.N}|${r.E}`;
@@ -130,7 +133,9 @@ export function frameSeedSpread(frame: pl.DataFrame): SeedSpread | undefined {
     seen.add(key);
     return true;
   });
-  return seedSpread(runs.map((r) => ({ cell: cellOf(r), loss: r.loss, size: r.N })));
+  return seedSpread(
+    runs.map((r) => ({ cell: cellOf(r), loss: r.loss, size: r.N, group: groupOf(r) })),
+  );
 }
 
 /** Losses per cell (all seeds) of a frame's rows. */
@@ -200,7 +205,7 @@ export function gainTable(frame: pl.DataFrame, spread?: SeedSpread | null): Gain
     const dense = byCell.get(`Dense|${N}|1`);
     if (!dense) continue;
     const mine = byCell.get(key)!;
-    const c = compareCells(mine, dense, s, { a: N, b: N });
+    const c = compareCells(mine, dense, s, { a: N, b: N, groupA: technique, groupB: "Dense" });
     out.push({
       technique,
       N,
@@ -221,8 +226,8 @@ export function gainTable(frame: pl.DataFrame, spread?: SeedSpread | null): Gain
  * Each technique's mean routed loss over the (N, E) points every technique has (with E >= minE),
  * best first, and every pair's ordering judged against the seed spread: a pair counts as ordered
  * when its mean difference over the shared points exceeds twice the standard deviation of that
- * difference (sd * sqrt(2 / points) for one seed a point and one sd everywhere; sd taken per size
- * when the spread has sizes; 0 without a spread).
+ * difference (sd * sqrt(2 / points) for one seed a point and one sd everywhere; sd taken per
+ * technique and size when the spread has them; 0 without a spread).
  */
 export function techniqueOrder(
   frame: pl.DataFrame,
@@ -244,10 +249,10 @@ export function techniqueOrder(
   // Per technique: the mean over points of its cell means, and the variance of that mean (the
   // seed variance at each point's size over its seeds, summed, over points squared).
   const spread = opts.spread;
-  const sdAt = (k: string) => spread ? spreadAt(spread, Number(k.split("|")[0])) : 0;
+  const sdAt = (t: string, k: string) => spread ? spreadAt(spread, Number(k.split("|")[0]), t) : 0;
   const stats = techs.map((t) => {
     const ms = points.map((k) => mean(byCell.get(key(t, k))!));
-    const v = points.reduce((s, k) => s + sdAt(k) ** 2 / byCell.get(key(t, k))!.length, 0) /
+    const v = points.reduce((s, k) => s + sdAt(t, k) ** 2 / byCell.get(key(t, k))!.length, 0) /
       Math.max(1, points.length) ** 2;
     return { t, m: points.length ? mean(ms) : NaN, v };
   }).sort((a, b) => a.m - b.m);
@@ -369,6 +374,8 @@ function denseScales({ spread, byCell, Ns }: ClaimContext): ClaimCheck {
     compareCells(byCell.get(`Dense|${N}|1`)!, byCell.get(`Dense|${dense[i]}|1`)!, spread, {
       a: N,
       b: dense[i],
+      groupA: "Dense",
+      groupB: "Dense",
     })
   );
   return {
@@ -411,9 +418,17 @@ function lossFallsWithE({ spread, rows, byCell, techs, Ns }: ClaimContext): Clai
       if (Es.length < 3) continue;
       sizes += 1;
       const get = (E: number) => byCell.get(cellOf({ technique: t, N, E }))!;
-      const at = { a: N, b: N };
-      const steps = Es.slice(1).map((E, i) => compareCells(get(E), get(Es[i]), spread, at));
-      const span = compareCells(get(Es[Es.length - 1]), get(Es[1]), spread, at);
+      const at = (a: number, b: number) => ({
+        a: N,
+        b: N,
+        groupA: groupOf({ technique: t, E: a }),
+        groupB: groupOf({ technique: t, E: b }),
+      });
+      const steps = Es.slice(1).map((E, i) =>
+        compareCells(get(E), get(Es[i]), spread, at(E, Es[i]))
+      );
+      const last = Es[Es.length - 1];
+      const span = compareCells(get(last), get(Es[1]), spread, at(last, Es[1]));
       const ok = span.verdict === "lower" && steps.every((c) => c.verdict !== "higher");
       if (ok) good += 1;
       perSize.push(
@@ -529,15 +544,20 @@ function techniqueOrderClaim({ frame, spread }: ClaimContext): ClaimCheck {
   };
 }
 
-/** "seed sd 0.019 nats" or, kept per size, "seed sd 0.0041-0.027 nats by size (pooled 0.019)". */
+/**
+ * "seed sd 0.019 nats" or, kept per size (and technique), "seed sd 0.0041-0.027 nats by technique
+ * and size (pooled 0.019)".
+ */
 function sdWords(spread: SeedSpread): string {
-  const per = spread.bySize ?? [];
+  const byGroup: { sd: number }[] =
+    spread.byGroup?.flatMap((g) => g.bySize.length ? g.bySize : [{ sd: g.sd }]) ?? [];
+  const per: { sd: number }[] = byGroup.length ? byGroup : spread.bySize ?? [];
   if (per.length < 2) return `seed sd ${spread.sd.toPrecision(2)} nats`;
   const sds = per.map((s) => s.sd);
   const [lo, hi] = [Math.min(...sds).toPrecision(2), Math.max(...sds).toPrecision(2)];
   if (lo === hi) return `seed sd ${spread.sd.toPrecision(2)} nats`;
   return `seed sd ${lo}-${hi} nats ` +
-    `by size (pooled ${spread.sd.toPrecision(2)})`;
+    `by ${byGroup.length ? "technique and " : ""}size (pooled ${spread.sd.toPrecision(2)})`;
 }
 
 /** Routing against dense per technique, in words: how many configurations beat it beyond the spread. */

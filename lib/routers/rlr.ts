@@ -35,7 +35,7 @@
  *   sd 0.05): level with dense within the seed spread, not better. Its loads are uneven (busiest
  *   expert 2.7-3.9x its share, 8-15% dropped); a balancing loss evened them (weight 0.01: 1.9-2.1x,
  *   2-4% dropped) but trained worse models (4.483 / 4.544; weight 0.1: 4.584 / 4.707).
- * - In the standard sweep's setting (1,465 steps, lr 2e-3) at d_model 128, E = 32 (seed 0: 4.187,
+ * - In the version-5 standard sweep's setting (1,465 steps, lr 2e-3) at d_model 128, E = 32 (seed 0: 4.187,
  *   dense 3.953) the policy collapses onto few experts (entropy 0.77-0.90 nats of ln 32 = 3.47,
  *   busiest expert 3.9-6.5x its share, 10-31% of choices dropped): initStd 2 gave 4.185 (31%
  *   dropped), balanceWeight 0.01 4.241 (4-6% dropped). Neither helps.

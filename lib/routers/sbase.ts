@@ -44,7 +44,12 @@
  *   5.0181, both at d_model 128.
  * So the unbalanced hard choice does not limit S-BASE here, and the router's near-uniform scale
  * (a gate of about 1/E) is what trains best. Rerun one with `--router-option initStd=0.5` (the
- * other variants were removed after measuring).
+ * other variants were removed after measuring). Those measurements were made with code version 5
+ * (the version-5 standard sweep's 1,465-step runs), which applied capacity at evaluation too.
+ * Since version 6 evaluation drops nothing (docs/paper.md, "Capacity (ours)"). In the
+ * version-6 standard sweep (960 steps) E = 8 sits below E = 4 at d_model 128 (4.159 vs 4.174)
+ * but still above it at d_model 160 (4.137, seeds 4.130 / 4.145, vs 4.116), where it also trains
+ * no better (last training loss 4.102 vs 4.097): that dip is not made by the evaluation.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import {

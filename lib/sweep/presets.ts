@@ -69,23 +69,26 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
     checkpointEvery: 128,
   },
   // A CPU evening (at most 2 hours on 2 cores): 4 sizes (d_model 64 / 96 / 128 / 160) x (dense +
-  // 3 routers x E in {2, 4, 8, 16, 32}), 2 seeds at the smallest and the largest size (the seed
-  // spread every claim is judged against) and 1 in between: 96 runs of 1,465 steps x 1024 tokens
-  // (1.5M tokens, 0.24 passes over the training split). Why no d_model 32: in the first standard
-  // sweep (d_model 32 / 64 / 96 / 128, code version 4, committed before this one) S-BASE at
+  // 3 routers x E in {4, 8, 16, 32}), 2 seeds at the smallest and the largest size (the seed
+  // spread every claim is judged against) and 1 in between: 78 runs of 960 steps x 1024 tokens
+  // (0.98M tokens, 0.16 passes over the training split). Measured: 96.6 min of sweep on 2
+  // processes on a 2-core AVX2 AMD EPYC (code version 6; README, "Our standard sweep").
+  // Why these numbers. Version 5 of this preset (E = 2 as well, 1,465 steps: 96 runs) took 103.6
+  // min on an AVX-512 EPYC, but this kit's 2-core machines are not all alike: scaled by steps and
+  // runs, this sweep's 96.6 min on the AVX2 one puts version 5 near 170 min there (about 1.6x
+  // slower). E = 2 went first (its gains were within the spread at every size in
+  // version 5), then the budget came down to 960 steps (64 x 15) to fit 2 hours with room. Why no
+  // d_model 32: in the first standard sweep (d_model 32 / 64 / 96 / 128, code version 4) S-BASE at
   // d_model 32 gained the same 0.019-0.024 nats at every E from 2 to 32 and HASH and RL-R at most
-  // 0.028: at 1.5M tokens a 25k-parameter model gains little from more experts, while from
-  // d_model 64 up S-BASE's and HASH's gains grow with E (S-BASE +0.019 at E = 2 to +0.094 at
-  // E = 32 at d_model 64). Why these numbers: the quick preset's settings (batch 16 x 64, lr
-  // 2e-3, R = 1, 64 evaluation batches) showed dense falling with size and S-BASE clear of the
-  // seed spread at d_model 32-64; this preset doubles the tokens (at d_model 128, 1.5M tokens is
-  // 3.8 per non-embedding parameter) and reaches E = 32. Warmup 100, not the quick preset's 20: at
-  // 20, dense d_model 128 seed 0 stalled on a plateau (train loss 5.2 at step 200 against 4.6 for
-  // seed 1) and ended at 4.373 against 3.967, worse than d_model 96, and the routed d_model 96
-  // runs scattered as widely; at warmup 100 both seeds end at 3.953 / 3.968 (lr 1e-3 with warmup
-  // 100: 4.054 / 4.057, slower; it also costs d_model 32 0.17 nats). Throughput on the 2-core
-  // build machine, one thread a run (tokens/s, dense / S-BASE E = 32): d64 47.6k / 32.7k, d96
-  // 31.3k / 21.7k, d128 22.1k / 15.5k. Measured: 103.6 min of sweep on 2 processes (README).
+  // 0.028: a 25k-parameter model gains little from more experts, while from d_model 64 up S-BASE's
+  // and HASH's gains grow with E. The quick preset's settings (batch 16 x 64, lr 2e-3, R = 1, 64
+  // evaluation batches) showed dense falling with size and S-BASE clear of the seed spread at
+  // d_model 32-64. Warmup 100, not the quick preset's 20: at 20, dense d_model 128 seed 0 stalled
+  // on a plateau (train loss 5.2 at step 200 against 4.6 for seed 1) and ended at 4.373 against
+  // 3.967, worse than d_model 96; at warmup 100 both seeds end at 3.953 / 3.968 (lr 1e-3 with
+  // warmup 100: 4.054 / 4.057, slower). Throughput in the version-6 sweep on the AVX2 machine,
+  // two runs at a time (tokens/s, dense / S-BASE E = 32): d64 17.0k / 12.7k, d96 12.6k / 8.3k,
+  // d128 9.6k / 5.7k, d160 6.7k / 4.2k.
   standard: {
     name: "standard",
     routers: ["S-Base", "RL-R", "Hash"],
