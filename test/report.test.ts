@@ -187,8 +187,13 @@ describe("deno task reproduce", () => {
     const table = html.slice(html.indexOf('id="claims"'), html.indexOf('id="carry-over"'));
     expect(table).toContain(`pooled seed sd ${helps.spread!.sd.toPrecision(2)} nats`);
     if (helps.verdict !== "holds") {
-      expect(section).toContain(
-        `seed sd ${helps.spread!.sd.toPrecision(2)} nats measured in the same sweep`,
+      // One pooled sd, or the per-technique range with the pooled one beside it (claims.ts sdWords).
+      const sd = helps.spread!.sd.toPrecision(2).replace(/[.+]/g, "\\$&");
+      expect(section).toMatch(
+        new RegExp(
+          `seed sd (${sd} nats|\\S+-\\S+ nats by (technique and )?size \\(pooled ${sd}\\)) ` +
+            `measured in the same sweep`,
+        ),
       );
     }
     const maxE = Math.max(...summary.sweep.experts);
@@ -346,8 +351,9 @@ describe("deno task reproduce", () => {
     const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     expect(s.preset).toBe("standard");
     const helps = s.claims.ours.find((c: { id: string }) => c.id === "routing_helps");
-    // Two seeds at the smallest and the largest size: 2 x 16 configurations measure the spread.
-    expect(helps.spread.cells).toBe(32);
+    // Two seeds at the smallest and the largest size: 2 x 13 configurations (dense + 3 routers x
+    // E = 4, 8, 16, 32) measure the spread.
+    expect(helps.spread.cells).toBe(26);
     const both = await runCli(["--out", out, "--shipped", "x", "--preset", "quick"]);
     expect(both.code).toBe(1);
     expect(both.err).toContain("--shipped reports a committed sweep under its own spec");
