@@ -240,44 +240,20 @@ describe("claims judged against the seed spread", () => {
     // One size. Dense seeds +-0.001, "Calm" +-0.001, "Wild" +-0.1; both routers gain 0.02.
     const rows: Record<string, unknown>[] = [];
     const N = 1e5;
+    const run = (
+      technique: string,
+      router: string,
+      E: number,
+      loss: number,
+      id: string,
+      seed: number,
+    ) => rows.push({ technique, router_type: router, N, E, loss, run_id: id, seed });
     for (const seed of [0, 1]) {
       const sign = seed === 0 ? 1 : -1;
-      rows.push({
-        technique: "Calm",
-        router_type: "Dense",
-        N,
-        E: 1,
-        loss: 4 + sign * 0.001,
-        run_id: `d${seed}`,
-        seed,
-      });
-      rows.push({
-        technique: "Wild",
-        router_type: "Dense",
-        N,
-        E: 1,
-        loss: 4 + sign * 0.001,
-        run_id: `d${seed}`,
-        seed,
-      });
-      rows.push({
-        technique: "Calm",
-        router_type: "Calm",
-        N,
-        E: 8,
-        loss: 3.98 + sign * 0.001,
-        run_id: `c${seed}`,
-        seed,
-      });
-      rows.push({
-        technique: "Wild",
-        router_type: "Wild",
-        N,
-        E: 8,
-        loss: 3.98 + sign * 0.1,
-        run_id: `w${seed}`,
-        seed,
-      });
+      run("Calm", "Dense", 1, 4 + sign * 0.001, `d${seed}`, seed);
+      run("Wild", "Dense", 1, 4 + sign * 0.001, `d${seed}`, seed);
+      run("Calm", "Calm", 8, 3.98 + sign * 0.001, `c${seed}`, seed);
+      run("Wild", "Wild", 8, 3.98 + sign * 0.1, `w${seed}`, seed);
     }
     const f = pl.readRecords(rows);
     const s = frameSeedSpread(f)!;

@@ -184,14 +184,14 @@ export interface CellPlaces {
 }
 
 /**
- * Compares the losses of cell a (n_a seeds) against cell b (n_b seeds); `sizes` are the cells'
+ * Compares the losses of cell a (n_a seeds) against cell b (n_b seeds); `places` are the cells'
  * model sizes and groups, for a spread kept per size and group (spreadAt).
  */
 export function compareCells(
   a: number[],
   b: number[],
   spread: SeedSpread | undefined,
-  sizes: CellPlaces = {},
+  places: CellPlaces = {},
 ): Comparison {
   if (a.length === 0 || b.length === 0) {
     throw new Error("compareCells: each cell needs at least one finite loss");
@@ -201,8 +201,8 @@ export function compareCells(
   const threshold = spread
     ? SPREAD_MULTIPLE *
       Math.sqrt(
-        spreadAt(spread, sizes.a, sizes.groupA) ** 2 / a.length +
-          spreadAt(spread, sizes.b, sizes.groupB) ** 2 / b.length,
+        spreadAt(spread, places.a, places.groupA) ** 2 / a.length +
+          spreadAt(spread, places.b, places.groupB) ** 2 / b.length,
       )
     : 0;
   const verdict: Difference = gain > threshold ? "lower" : gain < -threshold ? "higher" : "level";
