@@ -335,6 +335,17 @@ describe("claims judged against the seed spread", () => {
     expect(degenerateFits(analysis).map((x) => x.technique)).toEqual(["C", "D"]);
   });
 
+  it("says the saturation is not measured when the gains follow log E with no bend", () => {
+    const c = get("saturation_measured");
+    expect(c.verdict).toBe("fails");
+    expect(c.details).toHaveLength(2);
+    for (const d of c.details) {
+      expect(d).toMatch(/^(Big|Tiny): E_start \[.*not bounded by the runs/);
+    }
+    const text = carryOver(claims, claims, { release: 100, ours: 8 }).join("\n");
+    expect(text).toMatch(/do not bound Eq\. \(1\)'s saturation for any technique/);
+  });
+
   it("the carry-over sentences state the rule", () => {
     const text = carryOver(claims, claims, { release: 100, ours: 8 }).join("\n");
     expect(text).toMatch(/seed sd 0\.014 nats measured in the same sweep/);

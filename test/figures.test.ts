@@ -18,6 +18,7 @@ import {
   residualsFigure,
   routingFrequencyFigure,
   runCurvesFigure,
+  saturationProfileFigure,
   techniqueColor,
   topKFigure,
 } from "../lib/figures/mod.ts";
@@ -33,6 +34,7 @@ import {
   residualData,
 } from "../lib/analysis/mod.ts";
 import type { PlotlyFigure } from "../lib/export/mod.ts";
+import { chi2TwoDof, eq1ProfileRegion, saturationBounded } from "../lib/fit/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
 type Trace = Record<string, unknown> & { x?: number[]; y?: number[] };
@@ -54,7 +56,7 @@ function traces(f: PlotlyFigure): Trace[] {
 /** Every trace: x and y of equal length, finite numbers (or null gaps). */
 function checkArrays(f: PlotlyFigure) {
   for (const t of traces(f)) {
-    if (t.type === "box") continue;
+    if (t.type === "box" || t.type === "contour") continue; // checked by their own tests
     expect(Array.isArray(t.x) && Array.isArray(t.y)).toBe(true);
     expect(t.x!.length).toBe(t.y!.length);
     for (const v of [...t.x!, ...t.y!]) {
@@ -409,6 +411,36 @@ describe("other figures", () => {
     expect(traces(load)[0].y).toEqual([0.5, 0.25, 0.25, 0]);
     expect((load.layout.shapes as { y0: number }[]).map((s) => s.y0)).toEqual([0.25]);
     expect(() => expertLoadFigure(runs.slice(0, 1))).toThrow(/no run has router metrics/);
+  });
+
+  it("the saturation profile draws each technique's likelihood surface and its 95% region", () => {
+    const techs = ["S-Base", "RL-R", "Hash"] as const;
+    const regions = Object.fromEntries(techs.map((t) => {
+      const d = main.filter(pl.col("technique").eq(pl.lit(t)));
+      const N = d.getColumn("N").toArray() as number[], E = d.getColumn("E").toArray() as number[];
+      return [t, eq1ProfileRegion(N, E, d.getColumn("loss").toArray() as number[])];
+    }));
+    const marks = { "S-Base": [{ E_start: 1e-9, E_max: 1e12, label: "off the grid" }] };
+    const f = saturationProfileFigure(regions, { marks });
+    const contours = traces(f).filter((t) => t.type === "contour");
+    expect(contours).toHaveLength(3);
+    techs.forEach((t, k) => {
+      const r = regions[t], c = contours[k] as Trace & { z: (number | null)[][] };
+      expect(saturationBounded(r)).toBe(true);
+      expect(c.z.length).toBe(r.surface.log2Max.length);
+      expect(c.z[0].length).toBe(r.surface.log2Start.length);
+      // The surface is 2 ln LR against the best grid point: 0 there, and exactly the region's
+      // points under the chi-squared level (an independent count of the same set).
+      const cells = c.z.flat().filter((v): v is number => v !== null);
+      expect(Math.min(...cells)).toBe(0);
+      expect(cells.filter((v) => v <= chi2TwoDof(0.95)).length).toBe(r.inside);
+      expect(cells.length).toBe(r.points);
+    });
+    // A mark beyond the grid sits on its edge.
+    const mark = traces(f).find((t) => t.name === "off the grid")!;
+    expect(mark.x).toEqual([regions["S-Base"].surface.log2Start[0]]);
+    expect(mark.y).toEqual([regions["S-Base"].surface.log2Max.at(-1)]);
+    expect(() => saturationProfileFigure({})).toThrow(/no profile regions/);
   });
 
   it("releaseFigures builds every named figure and rejects unknown names", () => {

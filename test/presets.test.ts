@@ -32,6 +32,6 @@ describe("presets", () => {
       new Set(runs.filter((r) => r.config.dModel === d).map((r) => r.config.seed)).size;
     expect(seedsAt(widths[0])).toBe(2);
     expect(seedsAt(widths[widths.length - 1])).toBe(2);
-    expect(runs.length).toBe(78);
+    expect(runs.length).toBe(60);
   });
 });

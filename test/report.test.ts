@@ -163,6 +163,7 @@ describe("deno task reproduce", () => {
       "loss_falls_with_E",
       "c_positive",
       "eq1_beats_separable",
+      "saturation_measured",
       "technique_order",
     ]);
     const section = html.slice(html.indexOf('id="carry-over"'), html.indexOf('id="figures-'));

@@ -140,6 +140,33 @@ describe("Sinkhorn", () => {
       expect(c[i]).toBeCloseTo(p[Math.floor(i / 2) * E + expertIndex[i]], 6);
     }
   });
+
+  it('S-BASE gate "straight" is 1 forward and passes the softmax gate\'s gradient to the router', () => {
+    const T = 6, E = 4, d = 5;
+    const make = (gate: string) =>
+      sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 3, options: { gate } });
+    const rng = new Rng(3);
+    const x = tf.tensor2d(Float32Array.from({ length: T * d }, () => rng.normal()), [T, d]);
+    const w = tf.tensor2d(Float32Array.from({ length: T }, () => rng.normal()), [T, 1]);
+    const gradOf = (gate: string) => {
+      const router = make(gate);
+      const W = router.variables[0] as tf.Variable;
+      let value: Float32Array = new Float32Array();
+      const { grads } = tf.variableGrads(() => {
+        const { combine } = router.route(x, new Int32Array(T), ctx(E, false, new Rng(0)));
+        value = combine!.dataSync() as Float32Array;
+        return tf.sum(tf.mul(combine!, w)) as tf.Scalar;
+      }, [W]);
+      return { value, grad: grads[W.name].dataSync() as Float32Array };
+    };
+    const soft = gradOf("softmax"), straight = gradOf("straight");
+    for (const v of straight.value) expect(v).toBeCloseTo(1, 6);
+    for (const v of soft.value) expect(v).toBeLessThan(1);
+    expect(Math.max(...soft.grad.map(Math.abs))).toBeGreaterThan(1e-3);
+    for (let i = 0; i < soft.grad.length; i++) {
+      expect(straight.grad[i]).toBeCloseTo(soft.grad[i], 6);
+    }
+  });
 });
 
 describe("HASH", () => {

@@ -24,6 +24,7 @@ import {
 import {
   bootstrap,
   EPC_EXAMPLE,
+  eq1ProfileRegion,
   type FitData,
   fitLaw,
   fitPerGroup,
@@ -31,6 +32,7 @@ import {
   heldOut,
   type HeldOutResult,
   type LossKind,
+  type ProfileRegion,
 } from "../fit/mod.ts";
 import type { AnalysisInput } from "./input.ts";
 
@@ -107,6 +109,11 @@ export interface TechniqueAnalysis {
   perE: { E: number; a: number; d: number; mse_log10: number; n: number }[];
   heldOut?: Record<"eq1" | "separable" | "bilinear", HeldOutSummary>;
   generalised?: LawFit<GeneralisedParams>;
+  /**
+   * Eq. (1)'s (E_start, E_max) 95% profile-likelihood region (lib/fit/profile.ts): whether the
+   * runs measure the saturation at all. Absent with fewer than 7 runs.
+   */
+  eq1Profile?: ProfileRegion;
 }
 
 export interface DenseAnalysis extends LawFit<DenseParams> {
@@ -203,6 +210,7 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
       bilinear: fitOne(bilinearLaw, data),
       perN,
       perE,
+      ...(g.loss.length >= 7 ? { eq1Profile: eq1ProfileRegion(g.N, g.E, g.loss) } : {}),
     };
     if (g.N.some((n) => n > o.heldOutMaxN) && g.N.some((n) => n <= o.heldOutMaxN)) {
       progress(`${t}: held-out check`);

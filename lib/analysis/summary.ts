@@ -32,8 +32,8 @@ function lawJson<P extends Record<string, number>>(f: LawFit<P>, extra: Json = {
 
 /**
  * One JSON object keyed by technique name plus "Dense": each technique holds eq1, separable,
- * bilinear, generalised (when fitted), per_N, per_E and held_out; "Dense" holds alpha_N, N_c,
- * mse_log10.
+ * bilinear, generalised (when fitted), per_N, per_E, held_out and eq1_profile (the 95%
+ * profile-likelihood region of E_start and E_max); "Dense" holds alpha_N, N_c, mse_log10.
  */
 export function analysisJson(a: Analysis): Json {
   const out: Json = {};
@@ -46,6 +46,8 @@ export function analysisJson(a: Analysis): Json {
       per_N: r.perN,
       per_E: r.perE,
       ...(r.heldOut ? { held_out: r.heldOut } : {}),
+      // The region's extent; its grid of profile values is for figures, not the summary.
+      ...(r.eq1Profile ? { eq1_profile: { ...r.eq1Profile, surface: undefined } } : {}),
     };
   }
   if (a.dense) {

@@ -2,10 +2,13 @@
  * Every figure of the kit, built from the authors' release (what `deno task figures` writes): the
  * fits from lib/analysis, drawn by the builders of this folder.
  */
-import type pl from "nodejs-polars";
+import pl from "nodejs-polars";
 import type { PlotlyFigure } from "../export/mod.ts";
+import { eq1ProfileRegion } from "../fit/mod.ts";
+import { TABLE3 } from "../laws/mod.ts";
 import {
   finalSteps,
+  fitData,
   mainSweep,
   routingFrequencySweep,
   topKSweep,
@@ -24,6 +27,7 @@ import {
 import { fig1, fig1a, fig1b, fig1c, lossVsExpertsPanels, modelSizes } from "./fig1.ts";
 import { residualsFigure, slopesFigure } from "./laws.ts";
 import { comparisonFigure } from "./comparison.ts";
+import { saturationProfileFigure } from "./profile.ts";
 import { routingFrequencyFigure, topKFigure } from "./ablations.ts";
 import { computeLawFigure } from "./compute_law.ts";
 import { lawsOverTrainingFigure, trainingCurvesFigure } from "./training.ts";
@@ -49,6 +53,7 @@ export const RELEASE_FIGURES = [
   "slopes",
   "residuals",
   "technique_comparison",
+  "saturation_profile",
   "routing_frequency",
   "top_k",
   "compute_law",
@@ -92,6 +97,18 @@ export function releaseFigures(
     out.technique_comparison = comparisonFigure(
       compareTechniques(main, { restarts, resamples: opts.resamples ?? 200, seed }),
     );
+  }
+  if (want("saturation_profile")) {
+    const techs = Object.keys(fits) as (keyof typeof TABLE3)[];
+    const regions = Object.fromEntries(techs.map((t) => {
+      const d = fitData(main.filter(pl.col("technique").eq(pl.lit(t))));
+      return [t, eq1ProfileRegion(d.N, d.E, d.loss)];
+    }));
+    const marks = Object.fromEntries(techs.map((t) => [t, [
+      { E_start: fits[t].E_start, E_max: fits[t].E_max, label: "our refit" },
+      { E_start: TABLE3[t].E_start, E_max: TABLE3[t].E_max, label: "Table 3" },
+    ]]));
+    out.saturation_profile = saturationProfileFigure(regions, { marks });
   }
   if (want("routing_frequency")) {
     out.routing_frequency = routingFrequencyFigure(

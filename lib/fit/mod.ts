@@ -27,3 +27,12 @@ export {
   type SatParams,
   SatProblem,
 } from "./saturating.ts";
+export {
+  chi2TwoDof,
+  eq1ProfileRegion,
+  type ProfileOptions,
+  type ProfileRegion,
+  type ProfileSpan,
+  profileWords,
+  saturationBounded,
+} from "./profile.ts";

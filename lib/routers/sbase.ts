@@ -9,7 +9,8 @@
  * Options: tolerance (default 1e-3), maxIterations (default 100), temperature (default 1):
  * Sinkhorn runs on exp(logits / temperature); 1 is the paper's "exponentiated router logits".
  * gate (default "softmax"): the chosen expert's output is scaled by the router's softmax
- * probability, or with "sigmoid" by sigmoid of its logit (Megatron-LM's choice). routerDecay
+ * probability, with "sigmoid" by sigmoid of its logit (Megatron-LM's choice), or with "straight"
+ * not at all (gate 1) while the router still gets the softmax gate's gradient. routerDecay
  * (default true): weight decay on the router matrix. initStd (default 0.02): the router matrix's
  * initial standard deviation.
  *
@@ -43,7 +44,15 @@
  * - gates of E x probability (1 at uniform): 4.1689, and p / stopgrad(p) (1, gradient of log p):
  *   5.0181, both at d_model 128.
  * So the unbalanced hard choice does not limit S-BASE here, and the router's near-uniform scale
- * (a gate of about 1/E) is what trains best. Rerun one with `--router-option initStd=0.5` (the
+ * (a gate of about 1/E) is what trains best. Code version 6 confirms it: S-BASE's training loss
+ * trails dense early (d_model 160, E = 4: 5.78 against 5.43 over steps 50-100 of the version-6
+ * standard sweep, HASH 5.28), but gate "straight" (full-scale expert output, same router
+ * gradient) is worse at the end: d_model 160 seed 0, 960 steps, 4.1625 against softmax 4.1068 at
+ * E = 4 and 4.3172 against 4.0402 at E = 32 (`deno run -A scripts/retrain_variant.ts DIR
+ * "S-Base d160L2 E4 R1 k1 seed0" --option gate=straight`, DIR the version-6 sweep:
+ * `git archive 449e21b data/ours/standard | tar -x -C /tmp/v6`). What closes the early gap is
+ * more tokens: at 1,920 steps the same E = 4 run reaches 3.7381 against dense 3.7682 (`--set
+ * steps=1920`), where at 960 it was level (4.1068 / 4.1101). Rerun one with `--router-option initStd=0.5` (the
  * other variants were removed after measuring). Those measurements were made with code version 5
  * (the version-5 standard sweep's 1,465-step runs), which applied capacity at evaluation too.
  * Since version 6 evaluation drops nothing (docs/paper.md, "Capacity (ours)"). In the
@@ -61,9 +70,27 @@ import {
   softmaxRows,
   topKRows,
 } from "./common.ts";
+import { stopGradient } from "../nn/mod.ts";
 import { defineRouter } from "./define.ts";
 import { ROUTER_LABELS } from "./names.ts";
 import { sinkhorn } from "./sinkhorn.ts";
+
+/**
+ * [T, k] gate of the chosen experts: the softmax probability, sigmoid of the logit, or "straight":
+ * 1 in the forward pass with the softmax probability's gradient (p + stopGradient(1 - p)), so the
+ * expert output keeps its full scale while the router learns as with the softmax gate.
+ */
+function gateOf(
+  gate: "softmax" | "sigmoid" | "straight",
+  logits: tf.Tensor2D, // [T, E]
+  probs: () => tf.Tensor2D, // [T, E]
+  expertIndex: Int32Array, // [T * k]
+  k: number,
+): tf.Tensor2D {
+  if (gate === "sigmoid") return pickChosen(tf.sigmoid(logits) as tf.Tensor2D, expertIndex, k);
+  const p = pickChosen(probs(), expertIndex, k);
+  return gate === "straight" ? tf.add(p, stopGradient(tf.sub(1, p))) as tf.Tensor2D : p;
+}
 
 export const sbase = defineRouter({
   id: "sbase",
@@ -83,7 +110,13 @@ export const sbase = defineRouter({
       "an integer >= 1",
     );
     const temperature = optNumber(spec.options, "temperature", 1, "sbase", (v) => v > 0, "> 0");
-    const gate = optChoice(spec.options, "gate", ["softmax", "sigmoid"], "softmax", "sbase");
+    const gate = optChoice(
+      spec.options,
+      "gate",
+      ["softmax", "sigmoid", "straight"],
+      "softmax",
+      "sbase",
+    );
     return {
       choose({ T, E, logits, hostLogits, p, probs }, ctx) {
         let expertIndex: Int32Array; // [T * k]
@@ -105,11 +138,7 @@ export const sbase = defineRouter({
         return {
           expertIndex,
           // [T, k]: the chosen expert's softmax probability, or sigmoid of its logit
-          combine: pickChosen(
-            gate === "sigmoid" ? tf.sigmoid(logits) as tf.Tensor2D : probs(),
-            expertIndex,
-            ctx.k,
-          ),
+          combine: gateOf(gate, logits, probs, expertIndex, ctx.k),
           metrics: {
             ...(ctx.training ? { agreement: agreementWithTop1(p, T, E, expertIndex, ctx.k) } : {}),
             sinkhornIterations: iterations,

@@ -102,9 +102,9 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
       { dModel: 128, layers: 2, heads: 4 },
       { dModel: 160, layers: 2, heads: 4, seeds: [0, 1] },
     ],
-    experts: [1, 4, 8, 16, 32],
+    experts: [1, 4, 16, 32],
     seeds: [0],
-    budget: { tokens: 983_040 },
+    budget: { tokens: 1_966_080 },
     train: {
       batchSize: 16,
       seqLen: 64,
