@@ -352,9 +352,13 @@ describe("deno task reproduce", () => {
     const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     expect(s.preset).toBe("standard");
     const helps = s.claims.ours.find((c: { id: string }) => c.id === "routing_helps");
-    // Two seeds at the smallest and the largest size: 2 x 13 configurations (dense + 3 routers x
-    // E = 4, 8, 16, 32) measure the spread.
-    expect(helps.spread.cells).toBe(26);
+    // Two seeds at the smallest and the largest size: at each, dense + 3 routers x the routed E
+    // of the committed spec (2 x 10 configurations for E = 4, 16, 32) measure the spread.
+    const spec = JSON.parse(
+      readFileSync(new URL("../data/ours/standard/spec.json", import.meta.url), "utf8"),
+    );
+    const routedE = (spec.experts as number[]).filter((e) => e > 1).length;
+    expect(helps.spread.cells).toBe(2 * (1 + spec.routers.length * routedE));
     const both = await runCli(["--out", out, "--shipped", "x", "--preset", "quick"]);
     expect(both.code).toBe(1);
     expect(both.err).toContain("--shipped reports a committed sweep under its own spec");

@@ -2,7 +2,7 @@
  * Preset sweeps, each chosen by measurement on a 2-core machine (see each preset's comment for its
  * wall time). Passes over the training split (6.17M tokens at the 1024-token vocabulary, 5.12M at
  * 2048, 4.39M at 4096; runs sample windows at random, so a pass is the expected reuse of a token):
- * smoke and mini under 0.01, quick 0.13, standard 0.16, full 0.10, gpu 1.8 - never more than two
+ * smoke and mini under 0.01, quick 0.13, standard 0.32, full 0.10, gpu 1.8 - never more than two
  * (test/presets.test.ts checks it against the corpus).
  */
 import { validateSpec } from "./spec.ts";
@@ -73,26 +73,24 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
     checkpointEvery: 128,
   },
   // A CPU evening (at most 2 hours on 2 cores): 4 sizes (d_model 64 / 96 / 128 / 160) x (dense +
-  // 3 routers x E in {4, 8, 16, 32}), 2 seeds at the smallest and the largest size (the seed
-  // spread every claim is judged against) and 1 in between: 78 runs of 960 steps x 1024 tokens
-  // (0.98M tokens, 0.16 passes over the training split). Measured: 96.6 min of sweep on 2
-  // processes on a 2-core AVX2 AMD EPYC (code version 6; README, "Our standard sweep").
-  // Why these numbers. Version 5 of this preset (E = 2 as well, 1,465 steps: 96 runs) took 103.6
-  // min on an AVX-512 EPYC, but this kit's 2-core machines are not all alike: scaled by steps and
-  // runs, this sweep's 96.6 min on the AVX2 one puts version 5 near 170 min there (about 1.6x
-  // slower). E = 2 went first (its gains were within the spread at every size in
-  // version 5), then the budget came down to 960 steps (64 x 15) to fit 2 hours with room. Why no
-  // d_model 32: in the first standard sweep (d_model 32 / 64 / 96 / 128, code version 4) S-BASE at
-  // d_model 32 gained the same 0.019-0.024 nats at every E from 2 to 32 and HASH and RL-R at most
-  // 0.028: a 25k-parameter model gains little from more experts, while from d_model 64 up S-BASE's
-  // and HASH's gains grow with E. The quick preset's settings (batch 16 x 64, lr 2e-3, R = 1, 64
-  // evaluation batches) showed dense falling with size and S-BASE clear of the seed spread at
-  // d_model 32-64. Warmup 100, not the quick preset's 20: at 20, dense d_model 128 seed 0 stalled
-  // on a plateau (train loss 5.2 at step 200 against 4.6 for seed 1) and ended at 4.373 against
-  // 3.967, worse than d_model 96; at warmup 100 both seeds end at 3.953 / 3.968 (lr 1e-3 with
-  // warmup 100: 4.054 / 4.057, slower). Throughput in the version-6 sweep on the AVX2 machine,
-  // two runs at a time (tokens/s, dense / S-BASE E = 32): d64 17.0k / 12.7k, d96 12.6k / 8.3k,
-  // d128 9.6k / 5.7k, d160 6.7k / 4.2k.
+  // 3 routers x E in {4, 16, 32}), 2 seeds at the smallest and the largest size (the seed spread
+  // every claim is judged against) and 1 in between: 60 runs of 1,920 steps x 1024 tokens (1.97M
+  // tokens, 0.32 passes over the training split). Measured: 106.6 min of sweep on 2 processes on
+  // the 2-core AVX2 AMD EPYC of 2026-12-03 (code version 6; README, "Our standard sweep").
+  // Why these numbers. The version-6 sweep before it (E = 8 as well, 960 steps, 78 runs: 96.6 min
+  // on a slower 2-core AVX2 machine, about 1.6x slower per step than this one) left S-BASE level
+  // with or worse than dense at E = 4-8 for d_model 128-160: its training loss trails dense early
+  // (d_model 160, E = 4, steps 50-100: 5.78 against 5.43) and had not caught up by step 960. At
+  // 1,920 steps that run beats dense (3.7381 against 3.7682, seed 0;
+  // scripts/retrain_variant.ts with --set steps=1920), so the budget doubled and E = 8 went to pay
+  // for it (21% of the earlier sweep's run time). Result: S-BASE at E = 4 now beats dense at every
+  // size, but at E = 16-32 for d_model 128-160 its router stays at uniform entropy and it falls
+  // back to dense (see README). Why no d_model 32: in the first standard sweep (code version 4)
+  // S-BASE at d_model 32 gained the same 0.019-0.024 nats at every E from 2 to 32: a 25k-parameter
+  // model gains little from more experts. Warmup 100, not the quick preset's 20: at 20, dense
+  // d_model 128 seed 0 stalled on a plateau (train loss 5.2 at step 200 against 4.6 for seed 1) and
+  // ended worse than d_model 96. Run time per size in this sweep (mean over runs, s): d64 114,
+  // d96 161, d128 224, d160 317 (two runs at a time).
   standard: {
     name: "standard",
     routers: ["S-Base", "RL-R", "Hash"],
