@@ -32,6 +32,7 @@ import {
   heldOut,
   type HeldOutResult,
   type LossKind,
+  MIN_PROFILE_RUNS,
   type ProfileRegion,
 } from "../fit/mod.ts";
 import type { AnalysisInput } from "./input.ts";
@@ -111,7 +112,7 @@ export interface TechniqueAnalysis {
   generalised?: LawFit<GeneralisedParams>;
   /**
    * Eq. (1)'s (E_start, E_max) 95% profile-likelihood region (lib/fit/profile.ts): whether the
-   * runs measure the saturation at all. Absent with fewer than 7 runs.
+   * runs measure the saturation at all. Absent with fewer than MIN_PROFILE_RUNS runs.
    */
   eq1Profile?: ProfileRegion;
 }
@@ -210,7 +211,9 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
       bilinear: fitOne(bilinearLaw, data),
       perN,
       perE,
-      ...(g.loss.length >= 7 ? { eq1Profile: eq1ProfileRegion(g.N, g.E, g.loss) } : {}),
+      ...(g.loss.length >= MIN_PROFILE_RUNS
+        ? { eq1Profile: eq1ProfileRegion(g.N, g.E, g.loss) }
+        : {}),
     };
     if (g.N.some((n) => n > o.heldOutMaxN) && g.N.some((n) => n <= o.heldOutMaxN)) {
       progress(`${t}: held-out check`);

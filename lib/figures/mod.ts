@@ -29,7 +29,7 @@ export {
   modelSizes,
 } from "./fig1.ts";
 export { residualsFigure, slopesFigure } from "./laws.ts";
-export { type ProfileMark, saturationProfileFigure } from "./profile.ts";
+export { analysisProfileFigure, type ProfileMark, saturationProfileFigure } from "./profile.ts";
 export { comparisonFigure } from "./comparison.ts";
 export { routingFrequencyFigure, topKFigure } from "./ablations.ts";
 export { computeLawFigure } from "./compute_law.ts";

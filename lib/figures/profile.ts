@@ -3,6 +3,7 @@
  * E_max) (lib/fit/profile.ts) as 2 x the log-likelihood ratio against the best grid point, its 95%
  * region outlined, and marks at the fitted values (and, for the release, Table 3's).
  */
+import type { Analysis } from "../analysis/mod.ts";
 import type { PlotlyFigure } from "../export/mod.ts";
 import { chi2TwoDof, type ProfileRegion } from "../fit/mod.ts";
 import { axesOf, grid, setAxis, type Trace } from "./grid.ts";
@@ -89,4 +90,22 @@ export function saturationProfileFigure(
     setAxis(layout, `yaxis${p.key}`, { title: { text: k === 0 ? "log2 E_max" : "" } });
   });
   return { data, layout };
+}
+
+/** The profile figure of an analysis (our runs): every technique with a profile, its fit marked. */
+export function analysisProfileFigure(
+  analysis: Analysis,
+  opts: { title?: string } = {},
+): PlotlyFigure {
+  const withProfile = Object.entries(analysis.techniques).filter(([, r]) => r.eq1Profile);
+  return saturationProfileFigure(
+    Object.fromEntries(withProfile.map(([t, r]) => [t, r.eq1Profile!])),
+    {
+      ...opts,
+      marks: Object.fromEntries(withProfile.map(([t, r]) => [
+        t,
+        [{ E_start: r.eq1.params.E_start, E_max: r.eq1.params.E_max, label: "our Eq. (1) fit" }],
+      ])),
+    },
+  );
 }

@@ -30,6 +30,7 @@ export {
 export {
   chi2TwoDof,
   eq1ProfileRegion,
+  MIN_PROFILE_RUNS,
   type ProfileOptions,
   type ProfileRegion,
   type ProfileSpan,

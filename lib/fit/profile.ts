@@ -53,6 +53,9 @@ export interface ProfileOptions {
   step?: number;
 }
 
+/** Fewest runs a profile needs: 4 linear coefficients + E_start, E_max + 1. */
+export const MIN_PROFILE_RUNS = 7;
+
 /** -2 ln(1 - level): the chi-squared quantile with 2 degrees of freedom. */
 export const chi2TwoDof = (level: number) => -2 * Math.log(1 - level);
 
@@ -76,9 +79,10 @@ export function eq1ProfileRegion(
   if (!(level > 0 && level < 1)) throw new Error(`profile level must be in (0, 1), got ${level}`);
   if (!(step > 0)) throw new Error(`profile grid step must be > 0, got ${step}`);
   const n = loss.length;
-  if (n < 7) {
+  if (n < MIN_PROFILE_RUNS) {
     throw new Error(
-      `profile region needs at least 7 runs (4 linear coefficients + E_start, E_max + 1), got ${n}`,
+      `profile region needs at least ${MIN_PROFILE_RUNS} runs (4 linear coefficients + E_start, ` +
+        `E_max + 1), got ${n}`,
     );
   }
   const prob = new SatProblem(N, E, loss);

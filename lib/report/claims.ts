@@ -46,6 +46,8 @@ export interface ClaimCheck {
   meanGain?: Record<string, number>;
   /** For routing_helps: configurations lower than dense, level with it, higher, per technique. */
   counts?: Record<string, Record<Difference, number>>;
+  /** For saturation_measured: each technique's profile region in words and whether it is bounded. */
+  profiles?: Record<string, { region: string; bounded: boolean }>;
   /** For routing_helps: the seed spread the verdicts were judged against (none: raw signs). */
   spread?: SeedSpread;
 }
@@ -529,7 +531,8 @@ function eq1BeatsSeparable({ analysis, techs }: ClaimContext): ClaimCheck {
  * not, the bootstrap intervals of E_start and E_max run to the optimiser's limits.
  */
 function saturationMeasured({ analysis, techs }: ClaimContext): ClaimCheck {
-  return perTechnique(
+  const profiles: NonNullable<ClaimCheck["profiles"]> = {};
+  const check = perTechnique(
     "saturation_measured",
     "Eq. (1)'s saturation is measured: the 95% profile-likelihood region bounds E_start and E_max",
     techs,
@@ -537,16 +540,16 @@ function saturationMeasured({ analysis, techs }: ClaimContext): ClaimCheck {
       const r = analysis.techniques[t], p = r.eq1Profile;
       if (!p) return { ok: false, detail: `${displayName(t)}: too few runs for a profile` };
       const ok = saturationBounded(p);
+      profiles[t] = { region: `${displayName(t)}: ${profileWords(p)}`, bounded: ok };
       return {
         ok,
-        detail:
-          `${displayName(t)}: ${profileWords(p)} (${
-            ok ? "bounded" : "not bounded by the runs"
-          }; Eq. (1) fit E_start ${p3(r.eq1.params.E_start)}, E_max ${p3(r.eq1.params.E_max)}; ` +
-          `profile MSE(log10 L) within ${p3(p.threshold / p.mseMin)}x its minimum, n = ${p.n})`,
+        detail: `${profiles[t].region} (${ok ? "bounded" : "not bounded by the runs"}; Eq. (1) ` +
+          `fit E_start ${p3(r.eq1.params.E_start)}, E_max ${p3(r.eq1.params.E_max)}; profile ` +
+          `MSE(log10 L) within ${p3(p.threshold / p.mseMin)}x its minimum, n = ${p.n})`,
       };
     },
   );
+  return { ...check, profiles };
 }
 
 /**
@@ -740,18 +743,19 @@ export function carryOver(
   }
   {
     const [r, o] = both("saturation_measured");
-    const open = o.details.filter((d) => d.includes("not bounded"));
+    const regions = (bounded: boolean) =>
+      Object.values(o.profiles ?? {}).filter((p) => p.bounded === bounded).map((p) => p.region)
+        .join("; ");
     out.push(
       o.verdict === "holds"
         ? `Our runs bound Eq. (1)'s saturation for every technique (95% profile-likelihood ` +
-          `regions: ${o.details.map((d) => d.replace(/ \(bounded.*$/, "")).join("; ")}; ` +
-          `release: ${verdictWords(r.verdict)}).`
+          `regions: ${regions(true)}; release: ${verdictWords(r.verdict)}).`
         : `Our runs do not bound Eq. (1)'s saturation for ${
           o.verdict === "fails" ? "any technique" : "every technique"
-        } (95% profile-likelihood regions: ${
-          open.map((d) => d.replace(/ \(not bounded.*$/, "")).join("; ")
-        }; release: ${verdictWords(r.verdict)}): where a region reaches the edge of the ` +
-          `grid, E_start or E_max is not measured and its interval is the optimiser's limit.`,
+        } (95% profile-likelihood regions: ${regions(false)}; release: ${
+          verdictWords(r.verdict)
+        }): where a region reaches the edge of the grid, E_start or E_max is not measured and ` +
+          `its interval is the optimiser's limit.`,
     );
   }
   {

@@ -13,6 +13,7 @@ import {
 } from "../analysis/mod.ts";
 import type { PlotlyFigure } from "../export/mod.ts";
 import {
+  analysisProfileFigure,
   comparisonFigure,
   fig1a,
   fig1b,
@@ -21,7 +22,6 @@ import {
   lossVsExpertsPanels,
   modelSizes,
   residualsFigure,
-  saturationProfileFigure,
   slopesFigure,
   trainingCurvesFigure,
 } from "../figures/mod.ts";
@@ -81,19 +81,7 @@ export function sweepFigures(
     () => residualsFigure(residualData(frame, { restarts: opts.restarts, seed: opts.seed })),
   );
   tryFig("technique_comparison", () => comparisonFigure(comparisonRowsOf(analysis)));
-  tryFig("saturation_profile", () => {
-    const regions = Object.fromEntries(
-      techs.flatMap((t) => {
-        const r = analysis.techniques[t].eq1Profile;
-        return r ? [[t, r]] : [];
-      }),
-    );
-    const marks = Object.fromEntries(techs.map((t) => {
-      const { E_start, E_max } = analysis.techniques[t].eq1.params;
-      return [t, [{ E_start, E_max, label: "our Eq. (1) fit" }]];
-    }));
-    return saturationProfileFigure(regions, { marks });
-  });
+  tryFig("saturation_profile", () => analysisProfileFigure(analysis));
   if (opts.curves && opts.results && opts.curves.height > 0) {
     const curves = opts.curves, results = opts.results;
     tryFig("training_curves", () => {

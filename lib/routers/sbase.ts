@@ -137,7 +137,6 @@ export const sbase = defineRouter({
         } else expertIndex = topKRows(p, T, E, ctx.k);
         return {
           expertIndex,
-          // [T, k]: the chosen expert's softmax probability, or sigmoid of its logit
           combine: gateOf(gate, logits, probs, expertIndex, ctx.k),
           metrics: {
             ...(ctx.training ? { agreement: agreementWithTop1(p, T, E, expertIndex, ctx.k) } : {}),
