@@ -50,3 +50,12 @@ console.log(
       ((performance.now() - t0) / 1000).toFixed(0)
     } s`,
 );
+// The router's training-window metrics per routed block: how decided it is, whether training and
+// evaluation choose alike, and how balanced the hard choice is.
+const f3 = (x: number | undefined) => x === undefined ? "-" : x.toFixed(3);
+for (const m of r.router_metrics) {
+  console.log(
+    `  block ${m.block}: entropy ${f3(m.entropy)} (ln E ${f3(Math.log(m.load.length))}), ` +
+      `agreement ${f3(m.agreement)}, dropped ${f3(m.dropped)}, max load ${f3(m.maxLoad)}`,
+  );
+}

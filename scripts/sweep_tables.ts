@@ -3,6 +3,9 @@
  * quotes them:
  *   deno run -A scripts/sweep_tables.ts data/ours/standard      (a shipped sweep)
  *   deno run -A scripts/sweep_tables.ts out/reproduce/sweep quick (a sweep folder and its preset)
+ *   deno run -A scripts/sweep_tables.ts data/ours/standard --with data/ours/probes/sbase-wide-init
+ *     (a shipped sweep whose runs of the routers in the second shipped sweep are replaced by
+ *     those: a probe of router options judged against the first sweep's dense runs and spread)
  */
 import pl from "nodejs-polars";
 import { analyse, analysisText, frameAnalysisInput } from "../lib/analysis/mod.ts";
@@ -17,13 +20,24 @@ import {
 } from "../lib/report/mod.ts";
 import { expandSpec, loadShippedSweep, loadSweepResults, preset } from "../lib/sweep/mod.ts";
 
-const [dir, presetName] = Deno.args;
-if (!dir) throw new Error("usage: scripts/sweep_tables.ts DIR [PRESET]");
+const [dir, second, probeDir] = Deno.args;
+if (!dir || (second === "--with" && !probeDir)) {
+  throw new Error("usage: scripts/sweep_tables.ts DIR [PRESET | --with PROBE_DIR]");
+}
 let results: pl.DataFrame;
-if (presetName) {
-  const ids = expandSpec(preset(presetName)).map((r) => r.runId);
+if (second && second !== "--with") {
+  const ids = expandSpec(preset(second)).map((r) => r.runId);
   results = loadSweepResults(dir).filter(pl.col("run_id").isIn(ids));
 } else results = loadShippedSweep(dir).results;
+if (second === "--with") {
+  const probe = loadShippedSweep(probeDir).results.filter(pl.col("E").cast(pl.Float64).gt(1));
+  const routers = [...new Set(probe.getColumn("router").toArray() as string[])];
+  const kept = results.filter(pl.col("router").isIn(routers).not());
+  results = pl.concat([kept, probe.select(...kept.columns)], { how: "vertical" });
+  console.log(
+    `${routers.join(", ")} runs from ${probeDir} (${probe.height}), the rest from ${dir}`,
+  );
+}
 const frame = ourMainFrame(results, () => {});
 const dOf = new Map<number, number>();
 for (const r of results.toRecords() as { N: number; dModel: number }[]) dOf.set(r.N, r.dModel);

@@ -169,6 +169,143 @@ describe("Sinkhorn", () => {
   });
 });
 
+describe("S-BASE's balancing bias", () => {
+  it("learns Sinkhorn's column scales, so that evaluation routes as training did", () => {
+    // A router skewed as in "S-BASE spreads tokens ...": training's balanced choice and plain
+    // top-1 disagree for most tokens until the bias has learned the balancing.
+    const rng = new Rng(2);
+    const T = 1024, E = 8, d = 16;
+    const router = sbase({
+      dModel: d,
+      experts: E,
+      k: 1,
+      vocabSize: 300,
+      layer: 0,
+      seed: 1,
+      options: { balanceBias: true },
+    });
+    const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
+    for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e;
+    router.variables[0].assign(tf.tensor2d(w, [d, E]));
+    const bias = router.variables[1];
+    expect(router.auxVariables).toEqual([bias]);
+    expect(router.lrScales?.get(bias)).toBe(10);
+    const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
+    const x = tf.tensor2d(xs, [T, d]), ids = new Int32Array(T);
+    const agreement = () => {
+      const train = router.route(x, ids, ctx(E, true)).expertIndex;
+      const evaluate = router.route(x, ids, ctx(E, false)).expertIndex;
+      return train.filter((e, t) => e === evaluate[t]).length / T;
+    };
+    const before = agreement();
+    expect(before).toBeLessThan(0.5);
+    const opt = new AdamW(
+      [{ name: bias.name, variable: bias, decay: false, auxiliary: true }],
+      { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 },
+    );
+    for (let step = 0; step < 300; step++) {
+      const { value, grads } = tf.variableGrads(
+        () => router.route(x, ids, ctx(E, true)).auxLoss!,
+        [bias],
+      );
+      opt.apply(grads, 0.05);
+      value.dispose();
+      Object.values(grads).forEach((g) => g.dispose());
+    }
+    // The bias is the centred log of Sinkhorn's column scales (computed here independently).
+    const p = softmaxRows(tf.matMul(x, router.variables[0]).dataSync() as Float32Array, T, E);
+    const { v } = sinkhorn(p, T, E, 1e-3, 100);
+    const logV = Array.from(v, Math.log), mean = logV.reduce((a, b) => a + b) / E;
+    const b = bias.dataSync();
+    for (let e = 0; e < E; e++) expect(Math.abs(b[e] - (logV[e] - mean))).toBeLessThan(0.05);
+    expect(agreement()).toBeGreaterThan(0.95);
+    const m = router.route(x, ids, ctx(E, true)).metrics!;
+    expect(m.agreement).toBeGreaterThan(0.95); // the metric compares with the biased choice
+  });
+
+  it("leaves training's choice and the router's gradient as they were", () => {
+    const T = 64, E = 4, d = 6;
+    const rng = new Rng(4);
+    const x = tf.tensor2d(Float32Array.from({ length: T * d }, () => rng.normal()), [T, d]);
+    const run = (balanceBias: boolean) => {
+      const router = sbase({
+        dModel: d,
+        experts: E,
+        k: 1,
+        vocabSize: 300,
+        layer: 0,
+        seed: 5,
+        options: { balanceBias },
+      });
+      if (balanceBias) router.variables[1].assign(tf.tensor1d([3, -1, 0, -2]));
+      const W = router.variables[0];
+      let index: Int32Array = new Int32Array();
+      const { grads } = tf.variableGrads(() => {
+        const r = router.route(x, new Int32Array(T), ctx(E, true));
+        index = r.expertIndex;
+        return tf.sum(r.combine!) as tf.Scalar;
+      }, [W]);
+      return { index, grad: grads[W.name].dataSync() };
+    };
+    const off = run(false), on = run(true);
+    expect(Array.from(on.index)).toEqual(Array.from(off.index));
+    expect(Array.from(on.grad)).toEqual(Array.from(off.grad));
+  });
+
+  it("initStdPerExpert scales the router matrix's initial std with E, and excludes initStd", () => {
+    const stdOf = (options: Record<string, unknown>, E: number) => {
+      const router = sbase({
+        dModel: 64,
+        experts: E,
+        k: 1,
+        vocabSize: 300,
+        layer: 0,
+        seed: 7,
+        options,
+      });
+      const w = Array.from(router.variables[0].dataSync());
+      const mean = w.reduce((a, b) => a + b, 0) / w.length;
+      return Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
+    };
+    for (const E of [4, 32]) {
+      const std = stdOf({ initStdPerExpert: 0.005 }, E);
+      expect(Math.abs(std / (0.005 * E) - 1)).toBeLessThan(0.1);
+      expect(stdOf({ initStd: 0.005 * E }, E)).toBeCloseTo(std, 9); // the same draw, the same std
+    }
+    expect(() => stdOf({ initStd: 0.1, initStdPerExpert: 0.005 }, 8)).toThrow(/both given/);
+    expect(() => stdOf({ initStdPerExpert: -1 }, 8)).toThrow(/initStdPerExpert = -1/);
+  });
+
+  it("evalBalanced (a diagnostic) evaluates with training's batch-balanced choice", () => {
+    const T = 256, E = 8, d = 16;
+    const rng = new Rng(2);
+    const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
+    for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e;
+    const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
+    const x = tf.tensor2d(xs, [T, d]), ids = new Int32Array(T);
+    const choices = (evalBalanced: boolean) => {
+      const router = sbase({
+        dModel: d,
+        experts: E,
+        k: 1,
+        vocabSize: 300,
+        layer: 0,
+        seed: 1,
+        options: { evalBalanced },
+      });
+      router.variables[0].assign(tf.tensor2d(w, [d, E]));
+      return {
+        train: Array.from(router.route(x, ids, ctx(E, true)).expertIndex),
+        evaluate: Array.from(router.route(x, ids, ctx(E, false)).expertIndex),
+      };
+    };
+    const plain = choices(false), balanced = choices(true);
+    expect(balanced.evaluate).toEqual(balanced.train);
+    expect(plain.train).toEqual(balanced.train);
+    expect(plain.evaluate.filter((e, t) => e === plain.train[t]).length).toBeLessThan(T / 2);
+  });
+});
+
 describe("HASH", () => {
   it("the map is fixed for a seed, differs across seeds, and is uniform over the vocabulary", () => {
     const a = hashMap(2048, 16, 7), b = hashMap(2048, 16, 7), c = hashMap(2048, 16, 8);
@@ -345,14 +482,15 @@ describe("the scored routers' shared base", () => {
     expect(router.variables[0].shape).toEqual([6, 4]);
   });
 
-  it("puts the router's own variables after W, and honours decay and detachInput", () => {
+  it("puts the router's own variables after W, and honours decay, lrScale and detachInput", () => {
     const extra = tf.variable(tf.zeros([3, 3]));
     const own = defineRouter({
       id: "own",
-      scores: { decay: false, detachInput: true },
+      scores: { decay: false, detachInput: true, lrScale: 4 },
       create: () => ({
         variables: [extra],
         auxVariables: [extra],
+        lrScales: new Map([[extra, 0.5]]),
         choose(s) {
           const expertIndex = topKRows(s.p, s.T, s.E, 1);
           return { expertIndex, combine: pickChosen(s.probs(), expertIndex, 1) };
@@ -362,6 +500,8 @@ describe("the scored routers' shared base", () => {
     expect(own.variables[1]).toBe(extra);
     expect(own.auxVariables).toEqual([extra]);
     expect(own.noDecay).toEqual([own.variables[0]]);
+    expect([...own.lrScales!]).toEqual([[own.variables[0], 4], [extra, 0.5]]);
+    expect(top2(spec).lrScales?.size ?? 0).toBe(0); // no scale given: every rate is the base one
     const x = tokens();
     // detachInput: the combine weights depend on W but pass no gradient to x.
     const gx = tf.grad((xx: tf.Tensor) =>

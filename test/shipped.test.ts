@@ -10,6 +10,7 @@ import {
   runSweep,
   sameRounding,
   type SweepSpecInput,
+  sweepWall,
   validateSpec,
 } from "../lib/sweep/mod.ts";
 import { TRAINING_CODE_VERSION } from "../lib/train/mod.ts";
@@ -40,6 +41,19 @@ const SPEC: SweepSpecInput = {
   train: { batchSize: 4, seqLen: 32, warmupSteps: 2, evalEvery: 3, evalBatches: 2 },
   checkpointEvery: 3,
 };
+
+describe("sweepWall", () => {
+  it("is the union of the runs' intervals: overlaps once, gaps between sessions not at all", () => {
+    // [0, 100] and [50, 150] overlap (150 s busy); [10000, 10060] comes a session later (60 s).
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1) + 1000 * s).toISOString();
+    const runs = pl.DataFrame({
+      finished_at: [at(100), at(150), at(10060)],
+      wall_s: [100, 100, 60],
+    });
+    expect(sweepWall(runs)).toBeCloseTo(210, 6);
+    expect(sweepWall(runs.head(2))).toBeCloseTo(150, 6); // one go: first start to last end
+  });
+});
 
 describe("per-size seeds", () => {
   it("a size's seeds replace the spec's for that size only", () => {

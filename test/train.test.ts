@@ -76,6 +76,36 @@ describe("checkpoints", () => {
   });
 });
 
+describe("checkpoints of S-BASE's balancing bias", () => {
+  it("a resumed run equals an uninterrupted one, its bias included", async () => {
+    const config: Partial<TrainConfig> = {
+      ...TINY,
+      router: "sbase",
+      experts: 8,
+      routingFrequency: 1,
+      routerOptions: { balanceBias: true, initStdPerExpert: 0.005 },
+      steps: 6,
+      evalEvery: 3,
+      seed: 2,
+    };
+    const dirA = tmp("bias-a"), dirB = tmp("bias-b");
+    const a = await train(config, { checkpointDir: dirA, checkpointEvery: 100 });
+    await train(config, { checkpointDir: dirB, checkpointEvery: 100, stopAfter: 3 });
+    const b = await train(config, { checkpointDir: dirB, checkpointEvery: 100 });
+    expect(b.resumed_from).toBe(3);
+    expect(b.curve.map((c) => c.val_loss)).toEqual(a.curve.map((c) => c.val_loss));
+    const ca = readCheckpoint(dirA)!, cb = readCheckpoint(dirB)!;
+    const biases = [...ca.tensors.keys()].filter((k) => /^param\/.*router\.1$/.test(k));
+    expect(biases.length).toBe(2); // one bias [E] per routed block
+    for (const k of biases) {
+      const bias = Array.from(ca.tensors.get(k)!.data);
+      expect(bias.length).toBe(8);
+      expect(Math.max(...bias.map(Math.abs))).toBeGreaterThan(0); // it has learned something
+      expect(Array.from(cb.tensors.get(k)!.data)).toEqual(bias);
+    }
+  });
+});
+
 describe("training loop", () => {
   it("holds a constant number of tensors across steps (no memory growth)", async () => {
     const counts: number[] = [];
@@ -210,26 +240,38 @@ describe("optimiser and schedule", () => {
     it(`AdamW (${host ? "JS" : "tfjs"} moments) matches a hand computation over two steps`, () => {
       const p = tf.variable(tf.tensor1d([1, -2]));
       const q = tf.variable(tf.tensor1d([3]));
+      // r: p's first element again, at 3x the learning rate (lrScale; decay scales with it)
+      const r = tf.variable(tf.tensor1d([1]));
       const opt = new AdamW([{ name: "p", variable: p, decay: true }, {
         name: "q",
         variable: q,
         decay: false,
-      }], { beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.5, host });
+      }, { name: "r", variable: r, decay: true, lrScale: 3 }], {
+        beta1: 0.9,
+        beta2: 0.99,
+        eps: 1e-8,
+        weightDecay: 0.5,
+        host,
+      });
       // Reference in float64.
-      const ref = { p: [1, -2], m: [0, 0], v: [0, 0] };
+      const ref = { p: [1, -2], m: [0, 0], v: [0, 0], r: 1 };
       const grads = [[0.5, -1], [2, 0.25]];
       for (let t = 1; t <= 2; t++) {
         const g = grads[t - 1];
-        opt.apply({ [p.name]: tf.tensor1d(g) }, 0.1); // q gets no gradient: counts as zero
+        // q gets no gradient: counts as zero
+        opt.apply({ [p.name]: tf.tensor1d(g), [r.name]: tf.tensor1d([g[0]]) }, 0.1);
         for (let i = 0; i < 2; i++) {
           ref.m[i] = 0.9 * ref.m[i] + 0.1 * g[i];
           ref.v[i] = 0.99 * ref.v[i] + 0.01 * g[i] * g[i];
           const upd = ref.m[i] / (1 - 0.9 ** t) / (Math.sqrt(ref.v[i] / (1 - 0.99 ** t)) + 1e-8);
+          if (i === 0) ref.r -= 0.3 * (upd + 0.5 * ref.r);
           ref.p[i] -= 0.1 * (upd + 0.5 * ref.p[i]); // decoupled weight decay
         }
       }
       const got = Array.from(p.dataSync());
       got.forEach((x, i) => expect(x).toBeCloseTo(ref.p[i], 5));
+      expect(r.dataSync()[0]).toBeCloseTo(ref.r, 5);
+      expect(Math.abs(r.dataSync()[0] - 1)).toBeGreaterThan(2.5 * Math.abs(p.dataSync()[0] - 1));
       opt.moments(0).m.forEach((x, i) => expect(x).toBeCloseTo(ref.m[i], 6));
       expect(q.dataSync()[0]).toBe(3); // zero gradient and no decay: unchanged
       opt.dispose();

@@ -224,9 +224,14 @@ describe("train() on webgpu", () => {
     warmupSteps: 1,
   };
 
-  for (const router of ["sbase", "rlr"]) {
-    it(`${router}: a few steps give the same losses as wasm`, async () => {
-      const cfg = { ...TINY, router, experts: 4, routingFrequency: 0.5 };
+  const fewSteps: [string, Record<string, unknown>][] = [
+    ["sbase", {}],
+    ["sbase", { balanceBias: true, initStdPerExpert: 0.005 }], // the bias is read back too
+    ["rlr", {}],
+  ];
+  for (const [router, routerOptions] of fewSteps) {
+    it(`${router} ${JSON.stringify(routerOptions)}: a few steps give the same losses as wasm`, async () => {
+      const cfg = { ...TINY, router, routerOptions, experts: 4, routingFrequency: 0.5 };
       const w = await train({ ...cfg, backend: "wasm" }, { quiet: true });
       const counts: number[] = [];
       const g = await train({ ...cfg, backend: "webgpu" }, {

@@ -112,6 +112,8 @@ export interface NamedVariable {
    * its gradient is clipped as a group of its own, so it never scales the model's update.
    */
   auxiliary?: boolean;
+  /** Multiplies the learning rate of this variable (Router.lrScales; default 1). */
+  lrScale?: number;
 }
 
 type Matrix = tf.Variable<tf.Rank.R2>;
@@ -197,6 +199,7 @@ export class TransformerLM {
             variable: v,
             decay: v.rank >= 2 && !(blk.router!.noDecay ?? []).includes(v),
             auxiliary: aux.has(v),
+            lrScale: blk.router!.lrScales?.get(v) ?? 1,
           })
         );
       }

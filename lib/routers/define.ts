@@ -84,6 +84,12 @@ function scoredCreate(def: ScoredRouterDefinition): (spec: RouterSpec) => Router
       variables: [weight, ...own],
       ...(chooser.auxVariables ? { auxVariables: chooser.auxVariables } : {}),
       noDecay: [...(opts.decay === false ? [weight] : []), ...(chooser.noDecay ?? [])],
+      lrScales: new Map<tf.Variable, number>([
+        ...(opts.lrScale !== undefined && opts.lrScale !== 1
+          ? [[weight as tf.Variable, opts.lrScale] as const]
+          : []),
+        ...(chooser.lrScales ?? []),
+      ]),
       route(x, tokenIds, ctx) {
         const [T] = x.shape;
         const E = ctx.experts;

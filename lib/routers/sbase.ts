@@ -3,62 +3,31 @@
  * exponentiated logits are balanced by Sinkhorn iterations (to `tolerance`, the largest relative
  * deviation of an expert's share from 1/E, at most `maxIterations` iterations; no gradient) and
  * each token takes the top-k experts of the balanced matrix. At evaluation: plain top-k of the
- * logits. The expert output is scaled by the router's softmax probability of that expert, the only
- * path by which the router learns. Capacity factor 2 (the paper's).
+ * logits (with `balanceBias`, of the logits plus the bias). The expert output is scaled by the
+ * router's softmax probability of that expert, the only path by which the router learns.
+ * Capacity factor 2 (the paper's).
  *
- * Options: tolerance (default 1e-3), maxIterations (default 100), temperature (default 1):
- * Sinkhorn runs on exp(logits / temperature); 1 is the paper's "exponentiated router logits".
- * gate (default "softmax"): the chosen expert's output is scaled by the router's softmax
- * probability, with "sigmoid" by sigmoid of its logit (Megatron-LM's choice), or with "straight"
- * not at all (gate 1) while the router still gets the softmax gate's gradient. routerDecay
- * (default true): weight decay on the router matrix. initStd (default 0.02): the router matrix's
- * initial standard deviation.
+ * Options (defaults):
+ * - tolerance (1e-3), maxIterations (100); temperature (1): Sinkhorn runs on
+ *   exp(logits / temperature), 1 being the paper's "exponentiated router logits".
+ * - gate ("softmax"): the chosen expert's output is scaled by the router's softmax probability;
+ *   "sigmoid": by sigmoid of its logit (Megatron-LM's choice); "straight": gate 1 forward with
+ *   the softmax gate's gradient.
+ * - initStd (0.02): the router matrix's initial std; or initStdPerExpert: initStd = that x E.
+ *   routerDecay (true): weight decay on it; routerLr (1): its learning-rate multiplier.
+ * - balanceBias (false): a per-expert bias b [E] learns the centred log of Sinkhorn's column
+ *   scales (its own regression loss, learning rate x biasLr, default 10; no gradient reaches the
+ *   model), and evaluation routes by top-k of logits / temperature + b: the choice training's
+ *   balancing would make on average, without looking at the rest of the batch. Training is
+ *   unchanged, bit for bit (test/routers.test.ts).
+ * - evalBalanced (false): a diagnostic: evaluate with training's batch-balanced choice (it looks
+ *   at the whole evaluation batch, later positions included, so it is not a causal model).
  *
- * Measured (d_model 32, 2 blocks, E = 16, R = 1, 768 steps of 1024 tokens, lr 5e-3, validation
- * on 65k held-out tokens; command: `deno task train --router sbase --experts 16
- * --d-model 32 --layers 2 --heads 2 --seq-len 64 --batch-size 16 --vocab-size 1024 --lr 5e-3
- * --warmup 20 --eval-batches 64 --routing-frequency 1 --steps 768 --seed S`):
- * - temperature 1: 4.383 / 4.394 / 4.396 / 4.392 (seeds 1-4), against dense 4.454 / 4.443 /
- *   4.471 / 4.494 (mean 4.465, sd 0.022): S-BASE wins by 0.074 nats, over 3 sd.
- * - temperature 0.1 (the earlier default): 4.486 (seed 1). At 0.1 the balanced training choice was
- *   the evaluation (top-1) choice for 32% of tokens, at 1 for 41-56%: at 0.1 experts are scored
- *   on tokens they were not trained on. Temperature 1 balances the soft assignment but not the
- *   hard one: the busiest expert takes 3.4-4.4x its share and 15-20% of choices are dropped at
- *   capacity factor 2, and it still trains the better model.
- * - gate "sigmoid": 4.419 / 4.425 at E = 16 (seeds 1-2) against softmax 4.383 / 4.394; at E = 64
- *   4.408 / 4.434 against 4.384 / 4.390: softmax is 0.034 nats better at both (dense 4.454 /
- *   4.443), and with sigmoid the training choice agrees with the evaluation one for 6-27% of
- *   tokens against 31-83%. At temperature 0.1, sigmoid: 4.482 (seed 1).
- * - routerDecay false: 4.389 (seed 1): the same as with decay.
- *
- * The hard choice is unbalanced at temperature 1 (busiest expert 4.4-5.7x its share, 22-25% of
- * choices dropped at E = 16-32 in the standard sweep) because the router stays near uniform
- * (entropy 0.96-0.9997 of ln E). Whether that costs loss was measured in the standard sweep's
- * setting (1,465 steps, lr 2e-3, warmup 100, every block routed, seed 0, E = 32; S-BASE today
- * 4.3501 at d_model 32 and 3.9109 at d_model 128, dense 4.377 / 3.953):
- * - a hard choice balanced exactly (the Sinkhorn scores' (token, expert) pairs taken greedily in
- *   order, every expert capped at T/E: max load 1.00, nothing dropped): 4.3535 and 3.9224, no
- *   better, and the training choice agreed with top-1 for 25-37% of tokens instead of 69%;
- * - a decisive router (initStd 0.5): balanced loads but agreement 20-25%, 4.3718 at d_model 32;
- *   with a Switch balance loss (weight 0.01) as well, agreement 67-89% and 4.2079 at d_model 128;
- * - gates of E x probability (1 at uniform): 4.1689, and p / stopgrad(p) (1, gradient of log p):
- *   5.0181, both at d_model 128.
- * So the unbalanced hard choice does not limit S-BASE here, and the router's near-uniform scale
- * (a gate of about 1/E) is what trains best. Code version 6 confirms it: S-BASE's training loss
- * trails dense early (d_model 160, E = 4: 5.78 against 5.43 over steps 50-100 of the version-6
- * standard sweep, HASH 5.28), but gate "straight" (full-scale expert output, same router
- * gradient) is worse at the end: d_model 160 seed 0, 960 steps, 4.1625 against softmax 4.1068 at
- * E = 4 and 4.3172 against 4.0402 at E = 32 (`deno run -A scripts/retrain_variant.ts DIR
- * "S-Base d160L2 E4 R1 k1 seed0" --option gate=straight`, DIR the version-6 sweep:
- * `git archive 449e21b data/ours/standard | tar -x -C /tmp/v6`). What closes the early gap is
- * more tokens: at 1,920 steps the same E = 4 run reaches 3.7381 against dense 3.7682 (`--set
- * steps=1920`), where at 960 it was level (4.1068 / 4.1101). Rerun one with `--router-option initStd=0.5` (the
- * other variants were removed after measuring). Those measurements were made with code version 5
- * (the version-5 standard sweep's 1,465-step runs), which applied capacity at evaluation too.
- * Since version 6 evaluation drops nothing (docs/paper.md, "Capacity (ours)"). In the
- * version-6 standard sweep (960 steps) E = 8 sits below E = 4 at d_model 128 (4.159 vs 4.174)
- * but still above it at d_model 160 (4.137, seeds 4.130 / 4.145, vs 4.116), where it also trains
- * no better (last training loss 4.102 vs 4.097): that dip is not made by the evaluation.
+ * What each option did to the loss, with the commands that measure it: docs/routers.md. In short:
+ * at d_model 128-160 and E >= 16 the default router stays near uniform, the balanced training
+ * choice and the top-1 evaluation choice agree for only 45-63% of tokens, and S-BASE's loss rises
+ * from E = 4 to E = 16-32; a wider initialisation at large E (initStdPerExpert 0.005) with the
+ * balancing bias makes it fall (d_model 160: 3.738 at E = 4, 3.703 at E = 16 and 32).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import {
@@ -92,12 +61,44 @@ function gateOf(
   return gate === "straight" ? tf.add(p, stopGradient(tf.sub(1, p))) as tf.Tensor2D : p;
 }
 
+/** scale x logits + b, row by row: logits [T * E], b [E]. */
+function biased(
+  logits: Float32Array,
+  scale: number,
+  b: ArrayLike<number>,
+  T: number,
+  E: number,
+): Float64Array {
+  const out = new Float64Array(T * E);
+  for (let t = 0; t < T; t++) {
+    for (let e = 0; e < E; e++) out[t * E + e] = scale * logits[t * E + e] + b[e];
+  }
+  return out;
+}
+
+/**
+ * The router matrix's initial std: initStd, or initStdPerExpert x E (the two exclude each other).
+ */
+function routerInitStd(options: Record<string, unknown> | undefined, E: number): number {
+  const perExpert = optNumber(options, "initStdPerExpert", 0, "sbase", (v) => v > 0, "> 0");
+  if (perExpert && options?.initStd !== undefined) {
+    throw new Error(
+      "sbase options initStd and initStdPerExpert both given: give one (initStdPerExpert x E " +
+        "sets initStd)",
+    );
+  }
+  return perExpert
+    ? perExpert * E
+    : optNumber(options, "initStd", 0.02, "sbase", (v) => v > 0, "> 0");
+}
+
 export const sbase = defineRouter({
   id: "sbase",
   label: ROUTER_LABELS.sbase,
   scores: (spec) => ({
-    initStd: optNumber(spec.options, "initStd", 0.02, "sbase", (v) => v > 0, "> 0"),
+    initStd: routerInitStd(spec.options, spec.experts),
     decay: optBool(spec.options, "routerDecay", true),
+    lrScale: optNumber(spec.options, "routerLr", 1, "sbase", (v) => v > 0, "> 0"),
   }),
   create(spec) {
     const tol = optNumber(spec.options, "tolerance", 1e-3, "sbase", (v) => v > 0, "> 0");
@@ -117,11 +118,23 @@ export const sbase = defineRouter({
       "softmax",
       "sbase",
     );
+    const evalBalanced = optBool(spec.options, "evalBalanced", false);
+    // The balancing bias b [E]: a running estimate of Sinkhorn's log column scales (centred),
+    // trained only by its own regression loss; evaluation routes by top-1 of logits + b.
+    const useBias = optBool(spec.options, "balanceBias", false);
+    const biasLr = optNumber(spec.options, "biasLr", 10, "sbase", (v) => v > 0, "> 0");
+    const bias = useBias ? tf.variable(tf.zeros([spec.experts]), true) : undefined;
     return {
+      ...(bias
+        ? { variables: [bias], auxVariables: [bias], lrScales: new Map([[bias, biasLr]]) }
+        : {}),
+      ...(bias ? { dispose: () => bias.dispose() } : {}),
       choose({ T, E, logits, hostLogits, p, probs }, ctx) {
-        let expertIndex: Int32Array; // [T * k]
+        let expertIndex: Int32Array = new Int32Array(0); // [T * k]
         let iterations = 0, error = 0;
-        if (ctx.training) {
+        let auxLoss: tf.Scalar | undefined;
+        const b = bias ? bias.dataSync() : undefined; // [E]
+        if (ctx.training || evalBalanced) {
           // Balanced matrix diag(u) K diag(v), K = exp(logits - row max) = p up to row scales,
           // which Sinkhorn's row scaling absorbs; the top-k of a row only needs K_te v_e.
           const K = temperature === 1
@@ -134,12 +147,24 @@ export const sbase = defineRouter({
             for (let e = 0; e < E; e++) scores[t * E + e] = K[t * E + e] * r.v[e];
           }
           expertIndex = topKRows(scores, T, E, ctx.k);
-        } else expertIndex = topKRows(p, T, E, ctx.k);
+          if (bias && ctx.training) {
+            let mean = 0;
+            for (let e = 0; e < E; e++) mean += Math.log(r.v[e]) / E;
+            const target = tf.tensor1d(Array.from(r.v, (x) => Math.log(x) - mean)); // [E]
+            auxLoss = tf.mean(tf.square(tf.sub(bias, target)));
+          }
+        }
+        // The evaluation choice: top-k of logits / temperature + b (of p without the bias).
+        const evalScores = b ? biased(hostLogits, 1 / temperature, b, T, E) : p;
+        if (!(ctx.training || evalBalanced)) expertIndex = topKRows(evalScores, T, E, ctx.k);
         return {
           expertIndex,
           combine: gateOf(gate, logits, probs, expertIndex, ctx.k),
+          ...(auxLoss ? { auxLoss } : {}),
           metrics: {
-            ...(ctx.training ? { agreement: agreementWithTop1(p, T, E, expertIndex, ctx.k) } : {}),
+            ...(ctx.training
+              ? { agreement: agreementWithTop1(evalScores, T, E, expertIndex, ctx.k) }
+              : {}),
             sinkhornIterations: iterations,
             sinkhornError: error,
           },

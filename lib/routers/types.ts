@@ -87,6 +87,8 @@ export interface Router {
   readonly auxVariables?: tf.Variable[];
   /** Those of `variables` exempt from weight decay (by default every matrix decays). */
   readonly noDecay?: tf.Variable[];
+  /** Learning-rate multipliers of some of `variables` (the others: 1). */
+  readonly lrScales?: ReadonlyMap<tf.Variable, number>;
   /**
    * x [T, d]: the (layer-normed) token representations entering the FFN; tokenIds [T]: the input
    * token ids at those positions. See the module comment on reading values (webgpu).
@@ -115,6 +117,8 @@ export interface ScoreOptions {
   initStd?: number;
   /** Weight decay on the router matrix (default true). */
   decay?: boolean;
+  /** Multiplier of the router matrix's learning rate (default 1). */
+  lrScale?: number;
   /** Compute the logits from x with its gradient stopped (default false: gradient reaches x). */
   detachInput?: boolean;
 }
@@ -149,6 +153,8 @@ export interface ScoredRouter {
   readonly auxVariables?: tf.Variable[];
   /** As Router.noDecay, for its own variables. */
   readonly noDecay?: tf.Variable[];
+  /** As Router.lrScales, for its own variables. */
+  readonly lrScales?: ReadonlyMap<tf.Variable, number>;
   /** The routing of one layer from its scores; metrics.entropy defaults to scores.entropy. */
   choose(scores: RouterScores, ctx: RouterContext): Routing;
   dispose?(): void;

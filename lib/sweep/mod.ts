@@ -65,6 +65,7 @@ export {
   sameRounding,
   type ShippedManifest,
   type ShippedSweep,
+  sweepWall,
 } from "./shipped.ts";
 export {
   finishedPreset,

@@ -38,7 +38,7 @@ export interface ShippedManifest {
   trainingCodeVersion: number;
   runs: number;
   diverged: number;
-  /** First run's start to last run's end, from the runs' own finish times and wall times. */
+  /** Time during which some run was training (sweepWall), from the runs' finish and wall times. */
   sweepWallS: number;
   /** Sum of every run's training wall time. */
   trainWallS: number;
@@ -120,11 +120,26 @@ export function machineInfo(): MachineInfo {
 }
 
 /** Wall time of a sweep from its runs: latest finish minus earliest (finish - wall_s). */
-function sweepWall(results: pl.DataFrame): number {
+/**
+ * Seconds during which at least one of the runs was training: the union of the runs' [start, end]
+ * intervals. For a sweep run in one go that is its first start to its last end; a sweep resumed or
+ * assembled across sessions (runs reused from an earlier sweep of the same configs) counts only its
+ * busy time, not the days between.
+ */
+export function sweepWall(results: pl.DataFrame): number {
   const done = (results.getColumn("finished_at").toArray() as string[]).map((s) => Date.parse(s));
   const wall = results.getColumn("wall_s").toArray() as number[];
-  const starts = done.map((d, i) => d - 1000 * (Number.isFinite(wall[i]) ? wall[i] : 0));
-  return (Math.max(...done) - Math.min(...starts)) / 1000;
+  const spans = done.map((d, i) => [d - 1000 * (Number.isFinite(wall[i]) ? wall[i] : 0), d])
+    .sort((a, b) => a[0] - b[0]);
+  let busy = 0, from = -Infinity, to = -Infinity;
+  for (const [a, b] of spans) {
+    if (a > to) {
+      if (to > from) busy += to - from;
+      from = a, to = b;
+    } else to = Math.max(to, b);
+  }
+  if (to > from) busy += to - from;
+  return busy / 1000;
 }
 
 /**

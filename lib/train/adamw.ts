@@ -122,12 +122,18 @@ export class AdamW {
    * they go into a new heap tensor, because tfjs-wasm caches packed matMul weights by tensor id and
    * an in-place write would leave a stale packed copy. OpenBLAS keeps no such cache.
    */
-  apply(grads: Record<string, tf.Tensor>, lr: number, mainScale = 1, auxScale = mainScale): void {
+  apply(
+    grads: Record<string, tf.Tensor>,
+    lrBase: number,
+    mainScale = 1,
+    auxScale = mainScale,
+  ): void {
     this.t++;
     const { beta1: b1, beta2: b2, eps, weightDecay } = this.o;
     const c1 = 1 / (1 - Math.pow(b1, this.t)), c2 = 1 / (1 - Math.pow(b2, this.t));
     const inPlace = blasActive();
-    this.vars.forEach(({ variable: p, decay, auxiliary }, i) => {
+    this.vars.forEach(({ variable: p, decay, auxiliary, lrScale }, i) => {
+      const lr = lrBase * (lrScale ?? 1);
       const raw = grads[p.name];
       const gradScale = auxiliary ? auxScale : mainScale;
       const wd = decay ? weightDecay : 0;

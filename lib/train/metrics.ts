@@ -18,8 +18,8 @@ export interface RouterLayerMetrics {
   /** Mean Sinkhorn iterations (S-BASE). */
   sinkhornIterations?: number;
   /**
-   * Mean fraction of tokens whose training choice equals the evaluation (greedy top-1) choice
-   * (S-BASE: balanced vs plain top-1; RL-R: sampled vs most likely).
+   * Mean fraction of tokens whose training choice equals the evaluation choice (S-BASE: balanced
+   * vs top-1 of the logits, plus its balancing bias when it has one; RL-R: sampled vs most likely).
    */
   agreement?: number;
   /** Mean over steps of the busiest expert's share times E (1 = perfectly balanced). */
