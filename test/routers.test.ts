@@ -37,6 +37,22 @@ function ctx(E: number, training: boolean, rng = new Rng(0), k = 1) {
   return { training, experts: E, k, layer: 0, rng };
 }
 
+/**
+ * An S-BASE router (E = 8, d = 16) made skewed, and its input x [T, d]: feature 0 of x is 1 for
+ * every token and the router favours expert e by 0.6 e on it, so plain top-1 crowds the last
+ * experts while training's balanced choice spreads them. The same draws on every call.
+ */
+function skewedSbase(T: number, options: Record<string, unknown> = {}) {
+  const E = 8, d = 16;
+  const rng = new Rng(2);
+  const router = sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 1, options });
+  const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
+  for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e;
+  router.variables[0].assign(tf.tensor2d(w, [d, E]));
+  const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
+  return { router, x: tf.tensor2d(xs, [T, d]), E };
+}
+
 describe("Sinkhorn", () => {
   it("balances the marginals to the tolerance: rows sum to 1, columns to T / E", () => {
     const rng = new Rng(1);
@@ -65,15 +81,8 @@ describe("Sinkhorn", () => {
   });
 
   it("S-BASE spreads tokens far more evenly than plain top-1 on skewed router scores", () => {
-    const rng = new Rng(2);
-    const T = 1024, E = 8, d = 16;
-    const router = sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 1 });
-    // Make the router itself skewed: x has a constant feature the router weights favour per expert.
-    const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
-    for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e; // feature 0 = 1 for every token
-    router.variables[0].assign(tf.tensor2d(w, [d, E]));
-    const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
-    const x = tf.tensor2d(xs, [T, d]);
+    const T = 1024;
+    const { router, x, E } = skewedSbase(T);
     const share = (training: boolean) =>
       tf.tidy(() => {
         const r = router.route(x, new Int32Array(T), ctx(E, training));
@@ -171,27 +180,14 @@ describe("Sinkhorn", () => {
 
 describe("S-BASE's balancing bias", () => {
   it("learns Sinkhorn's column scales, so that evaluation routes as training did", () => {
-    // A router skewed as in "S-BASE spreads tokens ...": training's balanced choice and plain
-    // top-1 disagree for most tokens until the bias has learned the balancing.
-    const rng = new Rng(2);
-    const T = 1024, E = 8, d = 16;
-    const router = sbase({
-      dModel: d,
-      experts: E,
-      k: 1,
-      vocabSize: 300,
-      layer: 0,
-      seed: 1,
-      options: { balanceBias: true },
-    });
-    const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
-    for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e;
-    router.variables[0].assign(tf.tensor2d(w, [d, E]));
+    // Training's balanced choice and plain top-1 disagree for most tokens of a skewed router
+    // until the bias has learned the balancing.
+    const T = 1024;
+    const { router, x, E } = skewedSbase(T, { balanceBias: true });
     const bias = router.variables[1];
     expect(router.auxVariables).toEqual([bias]);
     expect(router.lrScales?.get(bias)).toBe(10);
-    const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
-    const x = tf.tensor2d(xs, [T, d]), ids = new Int32Array(T);
+    const ids = new Int32Array(T);
     const agreement = () => {
       const train = router.route(x, ids, ctx(E, true)).expertIndex;
       const evaluate = router.route(x, ids, ctx(E, false)).expertIndex;
@@ -277,23 +273,9 @@ describe("S-BASE's balancing bias", () => {
   });
 
   it("evalBalanced (a diagnostic) evaluates with training's batch-balanced choice", () => {
-    const T = 256, E = 8, d = 16;
-    const rng = new Rng(2);
-    const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
-    for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e;
-    const xs = Float32Array.from({ length: T * d }, (_, i) => (i % d === 0 ? 1 : rng.normal()));
-    const x = tf.tensor2d(xs, [T, d]), ids = new Int32Array(T);
+    const T = 256, ids = new Int32Array(T);
     const choices = (evalBalanced: boolean) => {
-      const router = sbase({
-        dModel: d,
-        experts: E,
-        k: 1,
-        vocabSize: 300,
-        layer: 0,
-        seed: 1,
-        options: { evalBalanced },
-      });
-      router.variables[0].assign(tf.tensor2d(w, [d, E]));
+      const { router, x, E } = skewedSbase(T, { evalBalanced });
       return {
         train: Array.from(router.route(x, ids, ctx(E, true)).expertIndex),
         evaluate: Array.from(router.route(x, ids, ctx(E, false)).expertIndex),
