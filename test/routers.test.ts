@@ -37,6 +37,11 @@ function ctx(E: number, training: boolean, rng = new Rng(0), k = 1) {
   return { training, experts: E, k, layer: 0, rng };
 }
 
+/** S-BASE's router of routed layer 0 (k = 1, vocabulary 300). */
+function sbaseLayer(d: number, E: number, seed: number, options: Record<string, unknown> = {}) {
+  return sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed, options });
+}
+
 /**
  * An S-BASE router (E = 8, d = 16) made skewed, and its input x [T, d]: feature 0 of x is 1 for
  * every token and the router favours expert e by 0.6 e on it, so plain top-1 crowds the last
@@ -45,7 +50,7 @@ function ctx(E: number, training: boolean, rng = new Rng(0), k = 1) {
 function skewedSbase(T: number, options: Record<string, unknown> = {}) {
   const E = 8, d = 16;
   const rng = new Rng(2);
-  const router = sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 1, options });
+  const router = sbaseLayer(d, E, 1, options);
   const w = Float32Array.from({ length: d * E }, () => 0.05 * rng.normal());
   for (let e = 0; e < E; e++) w[0 * E + e] = 0.6 * e;
   router.variables[0].assign(tf.tensor2d(w, [d, E]));
@@ -112,15 +117,7 @@ describe("Sinkhorn", () => {
     w[1 * E + 0] = 4; // feature 1 -> expert 0
     const x = tf.tensor2d(xs, [T, d]);
     const busiest = (temperature: number) => {
-      const router = sbase({
-        dModel: d,
-        experts: E,
-        k: 1,
-        vocabSize: 300,
-        layer: 0,
-        seed: 1,
-        options: { temperature, tolerance: 1e-4, maxIterations: 1000 },
-      });
+      const router = sbaseLayer(d, E, 1, { temperature, tolerance: 1e-4, maxIterations: 1000 });
       router.variables[0].assign(tf.tensor2d(w, [d, E]));
       const r = router.route(x, new Int32Array(T), ctx(E, true));
       const n = new Array(E).fill(0);
@@ -152,8 +149,7 @@ describe("Sinkhorn", () => {
 
   it('S-BASE gate "straight" is 1 forward and passes the softmax gate\'s gradient to the router', () => {
     const T = 6, E = 4, d = 5;
-    const make = (gate: string) =>
-      sbase({ dModel: d, experts: E, k: 1, vocabSize: 300, layer: 0, seed: 3, options: { gate } });
+    const make = (gate: string) => sbaseLayer(d, E, 3, { gate });
     const rng = new Rng(3);
     const x = tf.tensor2d(Float32Array.from({ length: T * d }, () => rng.normal()), [T, d]);
     const w = tf.tensor2d(Float32Array.from({ length: T }, () => rng.normal()), [T, 1]);
@@ -224,15 +220,7 @@ describe("S-BASE's balancing bias", () => {
     const rng = new Rng(4);
     const x = tf.tensor2d(Float32Array.from({ length: T * d }, () => rng.normal()), [T, d]);
     const run = (balanceBias: boolean) => {
-      const router = sbase({
-        dModel: d,
-        experts: E,
-        k: 1,
-        vocabSize: 300,
-        layer: 0,
-        seed: 5,
-        options: { balanceBias },
-      });
+      const router = sbaseLayer(d, E, 5, { balanceBias });
       if (balanceBias) router.variables[1].assign(tf.tensor1d([3, -1, 0, -2]));
       const W = router.variables[0];
       let index: Int32Array = new Int32Array();
@@ -250,15 +238,7 @@ describe("S-BASE's balancing bias", () => {
 
   it("initStdPerExpert scales the router matrix's initial std with E, and excludes initStd", () => {
     const stdOf = (options: Record<string, unknown>, E: number) => {
-      const router = sbase({
-        dModel: 64,
-        experts: E,
-        k: 1,
-        vocabSize: 300,
-        layer: 0,
-        seed: 7,
-        options,
-      });
+      const router = sbaseLayer(64, E, 7, options);
       const w = Array.from(router.variables[0].dataSync());
       const mean = w.reduce((a, b) => a + b, 0) / w.length;
       return Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
