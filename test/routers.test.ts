@@ -252,6 +252,21 @@ describe("S-BASE's balancing bias", () => {
     expect(() => stdOf({ initStdPerExpert: -1 }, 8)).toThrow(/initStdPerExpert = -1/);
   });
 
+  it("routerLrTimesE sets the router's learning rate to min(1, that / E), excludes routerLr", () => {
+    const scaleOf = (options: Record<string, unknown>, E: number) => {
+      const router = sbaseLayer(16, E, 7, options);
+      return router.lrScales?.get(router.variables[0]) ?? 1;
+    };
+    expect(scaleOf({ routerLrTimesE: 8 }, 4)).toBe(1); // capped: full rate up to E = 8
+    expect(scaleOf({ routerLrTimesE: 8 }, 8)).toBe(1);
+    expect(scaleOf({ routerLrTimesE: 8 }, 16)).toBe(0.5);
+    expect(scaleOf({ routerLrTimesE: 8 }, 32)).toBe(0.25);
+    expect(scaleOf({ routerLr: 0.25 }, 32)).toBe(0.25); // the same rate, set directly
+    expect(scaleOf({}, 32)).toBe(1);
+    expect(() => scaleOf({ routerLr: 1, routerLrTimesE: 4 }, 8)).toThrow(/both given/);
+    expect(() => scaleOf({ routerLrTimesE: 0 }, 8)).toThrow(/routerLrTimesE = 0/);
+  });
+
   it("evalBalanced (a diagnostic) evaluates with training's batch-balanced choice", () => {
     const T = 256, ids = new Int32Array(T);
     const choices = (evalBalanced: boolean) => {

@@ -143,11 +143,17 @@ describe("sweep spec", () => {
       expect(new Set(runs.map((r) => r.runId)).size).toBe(runs.length);
     }
     const quick = expandSpec(preset("quick"));
-    // enough for Eq. (1) per technique: >= 3 sizes x >= 3 expert counts besides dense
+    // enough for Eq. (1) per technique: >= 3 sizes x >= 3 expert counts, dense joining each
+    // technique's fit as E = 1 at every size
+    const denseSizes = new Set(
+      quick.filter((r) => r.config.experts === 1).map((r) => r.config.dModel),
+    );
     for (const router of ["S-Base", "RL-R", "Hash"]) {
       const mine = quick.filter((r) => r.config.router === router);
-      expect(new Set(mine.map((r) => r.config.dModel)).size).toBeGreaterThanOrEqual(3);
-      expect(new Set(mine.map((r) => r.config.experts)).size).toBeGreaterThanOrEqual(3);
+      const sizes = new Set(mine.map((r) => r.config.dModel));
+      expect(sizes.size).toBeGreaterThanOrEqual(3);
+      expect([...sizes].every((d) => denseSizes.has(d))).toBe(true);
+      expect(new Set([1, ...mine.map((r) => r.config.experts)]).size).toBeGreaterThanOrEqual(3);
     }
   });
 

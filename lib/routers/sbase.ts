@@ -14,7 +14,9 @@
  *   "sigmoid": by sigmoid of its logit (Megatron-LM's choice); "straight": gate 1 forward with
  *   the softmax gate's gradient.
  * - initStd (0.02): the router matrix's initial std; or initStdPerExpert: initStd = that x E.
- *   routerDecay (true): weight decay on it; routerLr (1): its learning-rate multiplier.
+ *   routerDecay (true): weight decay on it; routerLr (1): its learning-rate multiplier, or
+ *   routerLrTimesE: routerLr = min(1, that / E), full rate up to that many experts (the two
+ *   exclude each other).
  * - balanceBias (false): a per-expert bias b [E] learns the centred log of Sinkhorn's column
  *   scales (its own regression loss, learning rate x biasLr, default 10; no gradient reaches the
  *   model), and evaluation routes by top-k of logits / temperature + b: the choice training's
@@ -26,9 +28,9 @@
  * What each option did to the loss, with the commands that measure it: docs/routers.md. In short:
  * at d_model 128-160 and E >= 16 the default router stays near uniform, the balanced training
  * choice and the top-1 evaluation choice agree for only 45-63% of tokens, and S-BASE's loss rises
- * from E = 4 to E = 16-32; a wider initialisation at large E (initStdPerExpert 0.005) with the
- * balancing bias makes its mean fall (d_model 160, two seeds: 3.735 / 3.717 / 3.719 at E = 4 / 16 /
- * 32, against 3.735 / 3.780 / 3.788), though it spreads the seeds more.
+ * from E = 4 to E = 16-32; a wider initialisation at large E (initStdPerExpert 0.005), the
+ * balancing bias and a slower router at large E (routerLrTimesE 8) make it fall (d_model 160, two
+ * seeds: 3.735 / 3.687 / 3.686 at E = 4 / 16 / 32, against 3.735 / 3.780 / 3.788).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import {
@@ -93,13 +95,30 @@ function routerInitStd(options: Record<string, unknown> | undefined, E: number):
     : optNumber(options, "initStd", 0.02, "sbase", (v) => v > 0, "> 0");
 }
 
+/**
+ * The router matrix's learning-rate multiplier: routerLr, or min(1, routerLrTimesE / E) (the two
+ * exclude each other).
+ */
+function routerLrScale(options: Record<string, unknown> | undefined, E: number): number {
+  const timesE = optNumber(options, "routerLrTimesE", 0, "sbase", (v) => v > 0, "> 0");
+  if (timesE && options?.routerLr !== undefined) {
+    throw new Error(
+      "sbase options routerLr and routerLrTimesE both given: give one (min(1, routerLrTimesE / E) " +
+        "sets routerLr)",
+    );
+  }
+  return timesE
+    ? Math.min(1, timesE / E)
+    : optNumber(options, "routerLr", 1, "sbase", (v) => v > 0, "> 0");
+}
+
 export const sbase = defineRouter({
   id: "sbase",
   label: ROUTER_LABELS.sbase,
   scores: (spec) => ({
     initStd: routerInitStd(spec.options, spec.experts),
     decay: optBool(spec.options, "routerDecay", true),
-    lrScale: optNumber(spec.options, "routerLr", 1, "sbase", (v) => v > 0, "> 0"),
+    lrScale: routerLrScale(spec.options, spec.experts),
   }),
   create(spec) {
     const tol = optNumber(spec.options, "tolerance", 1e-3, "sbase", (v) => v > 0, "> 0");

@@ -10,12 +10,14 @@ import type { SweepSpec, SweepSpecInput } from "./types.ts";
 
 /**
  * S-BASE's options in the quick and standard sweeps: a router matrix initialised at std 0.005 x E
- * (0.02 at E = 4, 0.16 at E = 32) and the balancing bias that lets evaluation route as training's
- * Sinkhorn balancing does. With the library's defaults (std 0.02, plain top-1 at evaluation)
+ * (0.02 at E = 4, 0.16 at E = 32), the balancing bias that lets evaluation route as training's
+ * Sinkhorn balancing does, and a router learning rate of min(1, 8 / E) x the model's (1 up to E =
+ * 8, 0.25 at E = 32). With the library's defaults (std 0.02, plain top-1 at evaluation, full rate)
  * S-BASE's loss rose from E = 4 to E = 16-32 at d_model 128-160 in the standard sweep; with these it
- * falls. The measurements: docs/routers.md.
+ * beats dense in every cell and falls with E beyond the seed spread at 3 of 4 sizes. The
+ * measurements: docs/routers.md.
  */
-const SBASE_OPTIONS = { initStdPerExpert: 0.005, balanceBias: true };
+const SBASE_OPTIONS = { initStdPerExpert: 0.005, balanceBias: true, routerLrTimesE: 8 };
 
 const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   // CI: 2 sizes x (dense + 3 routers x E=4) = 8 tiny runs, seconds to a minute on 2 cores.
@@ -46,21 +48,24 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
     train: { batchSize: 8, seqLen: 32, vocabSize: 1024, lr: 5e-3, warmupSteps: 5, evalBatches: 4 },
     checkpointEvery: 10,
   },
-  // The main job's sweep: 3 sizes x (dense + 3 routers x E in {4, 8, 16}), 2 seeds at the
-  // smallest and the largest size and 1 in between (the seed spread every claim is judged
-  // against): 50 runs of 768 steps x 1024 tokens (786k tokens, 0.13 passes over the training
-  // split; 8-32 tokens per non-embedding parameter), evaluated on the same 64 held-out batches
-  // (65k tokens). Measured on the 2-core AVX2 AMD EPYC build machine (OpenBLAS, 2 processes, code
-  // version 6): 13 min 29 s (README, "Our quick sweep"); with SBASE_OPTIONS on the 2-core AMD EPYC
-  // of 2026-12-03: 17 min 55 s, over the 15-minute target on that machine (its 50 runs took
-  // 35.5 min of run time, two at a time; README gives both). With 2 seeds at d_model 48 as well (60
-  // runs) it took 15 min 23 s there, over the 15-minute target; the 10 runs dropped cost 17% of
-  // the run time. Verdicts (50 runs): S-BASE and HASH beat dense in 9/9 cells, RL-R level in 7 and
-  // better in 2, dense falls with size; the 60-run sweep differed only in RL-R d_model 48, E = 8.
-  // Why these numbers: at 192 steps (the earlier preset) the runs were too short for routing to
-  // show (S-BASE beat dense in 4 of 9 runs) and dense was not ordered by size; at lr 5e-3 the
-  // d_model 48 and 64 models trained worse than d_model 32 (dense 4.45 / 4.50-4.79 / 4.82-4.84
-  // nats, seeds 0-1) while at lr 2e-3 dense falls with size: 4.558 / 4.462-4.490 / 4.415-4.417.
+  // The main job's sweep: 3 sizes x (dense + 3 routers x E in {4, 16}), 2 seeds at the smallest
+  // and the largest size and 1 in between (the seed spread every claim is judged against): 35
+  // runs of 768 steps x 1024 tokens (786k tokens, 0.13 passes over the training split; 8-32
+  // tokens per non-embedding parameter), evaluated on the same 64 held-out batches (65k tokens).
+  // Each technique's Eq. (1) fit sees 3 sizes x 3 expert counts (dense joins it as E = 1).
+  // Measured: 12 min 33 s of sweep (24.0 min of run time) on the 2-core AVX2 AMD EPYC of
+  // 2026-12-03 (OpenBLAS, 2 processes, code version 6, nothing else running; README, "Our quick
+  // sweep"). Verdicts: S-BASE and HASH beat dense in 6 of 6 cells and fall from E = 4 to 16 at
+  // every size, RL-R level in 5 and better in 1, dense falls with size. Why E = 8 went: with it (50 runs) the
+  // same sweep took 17 min 55 s on that machine, over the 15-minute target (13 min 29 s on an
+  // earlier, faster one); its 15 E = 8 runs were 31% of the run time (10.9 of 35.5 min) and
+  // changed no verdict (at E = 8 S-BASE and HASH beat dense in every cell, RL-R was level or
+  // better).
+  // Why 768 steps at lr 2e-3: at 192 steps (the earlier preset) the runs were too short for
+  // routing to show (S-BASE beat dense in 4 of 9 runs) and dense was not ordered by size; at lr
+  // 5e-3 the d_model 48 and 64 models trained worse than d_model 32 (dense 4.45 / 4.50-4.79 /
+  // 4.82-4.84 nats, seeds 0-1) while at lr 2e-3 dense falls with size: 4.558 / 4.462-4.490 /
+  // 4.415-4.417.
   quick: {
     name: "quick",
     routers: ["S-Base", "RL-R", "Hash"],
@@ -70,7 +75,7 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
       { dModel: 48, layers: 2, heads: 4 },
       { dModel: 64, layers: 2, heads: 4, seeds: [0, 1] },
     ],
-    experts: [1, 4, 8, 16],
+    experts: [1, 4, 16],
     seeds: [0],
     budget: { tokens: 786_432 },
     train: {
@@ -97,9 +102,10 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   // scripts/retrain_variant.ts with --set steps=1920), so the budget doubled and E = 8 went to pay
   // for it (21% of the earlier sweep's run time). Result: S-BASE at E = 4 now beats dense at every
   // size, but at E = 16-32 for d_model 128-160 its router stayed at uniform entropy and it fell
-  // back to dense; with SBASE_OPTIONS (2026-12-03: its 18 runs retrained, the other 42 unchanged and
-  // reused by run id) S-BASE beats dense in 11 of 12 cells and its mean loss falls from E = 4 to
-  // 32 at every size (README, "Our standard sweep"). Why no d_model 32: in the first standard sweep (code version 4)
+  // back to dense; with SBASE_OPTIONS (2026-12-03: its 18 runs retrained, 4,595 s of run time
+  // against 3,842 s, so about 113 min in one go; the other 42 unchanged and reused by run id)
+  // S-BASE beats dense in 12 of 12 cells and its loss falls from E = 4 to 32 beyond the seed
+  // spread at 3 of 4 sizes (README, "Our standard sweep"). Why no d_model 32: in the first standard sweep (code version 4)
   // S-BASE at d_model 32 gained the same 0.019-0.024 nats at every E from 2 to 32: a 25k-parameter
   // model gains little from more experts. Warmup 100, not the quick preset's 20: at 20, dense
   // d_model 128 seed 0 stalled on a plateau (train loss 5.2 at step 200 against 4.6 for seed 1) and
