@@ -395,6 +395,15 @@ describe("RL-R", () => {
     expect(() => rlr({ dModel: 4, experts: 4, k: 2, vocabSize: 300, layer: 0, seed: 1 }))
       .toThrow(/k = 1/);
   });
+
+  it("routerLr scales the policy matrix's learning rate, and only that", () => {
+    const layer = (options?: Record<string, unknown>) =>
+      rlr({ dModel: 8, experts: 4, k: 1, vocabSize: 300, layer: 0, seed: 3, options });
+    const slow = layer({ routerLr: 0.25 });
+    expect([...(slow.lrScales ?? [])]).toEqual([[slow.variables[0], 0.25]]);
+    expect(layer().lrScales?.size ?? 0).toBe(0); // default: every rate is the base one
+    expect(() => layer({ routerLr: 0 })).toThrow(/routerLr = 0/);
+  });
 });
 
 /**

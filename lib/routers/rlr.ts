@@ -19,9 +19,9 @@
  * every model gradient ~6.5x at peak learning rate).
  *
  * Options (defaults): policyWeight 0.1, entropyWeight 0, baselineWeight 0.1, normalizeAdvantage
- * true, initStd 0.5 (of the router matrix), routerDecay false, policyGradToInput false (whether the
- * policy gradient also reaches x, the token representation), balanceWeight 0 (Switch-style
- * load-balancing loss). k must be 1 (a sampled top-1 policy).
+ * true, initStd 0.5 (of the router matrix), routerDecay false, routerLr 1 (the router matrix's
+ * learning-rate multiplier), policyGradToInput false (whether the policy gradient also reaches x,
+ * the token representation), balanceWeight 0 (Switch-style load-balancing loss). k must be 1 (a sampled top-1 policy).
  *
  * Why these defaults (d_model 32, 2 blocks, E = 16, R = 1, 768 steps; the command in sbase.ts's
  * comment with --router rlr; dense: 4.454 / 4.443 / 4.471 / 4.494 for seeds 1-4):
@@ -39,6 +39,11 @@
  *   dense 3.953) the policy collapses onto few experts (entropy 0.77-0.90 nats of ln 32 = 3.47,
  *   busiest expert 3.9-6.5x its share, 10-31% of choices dropped): initStd 2 gave 4.185 (31%
  *   dropped), balanceWeight 0.01 4.241 (4-6% dropped). Neither helps.
+ * - In the version-6 standard sweep (d_model 160, E = 32, seeds 0 / 1: 4.046 / 4.122, dense 3.772)
+ *   a slower policy (routerLr 0.25, the rate that helped S-BASE at large E) is worse, 4.104 / 4.179,
+ *   and collapses all the same (busiest expert 3.3-12.9x its share, 10-36% of choices dropped;
+ *   `deno run -A scripts/retrain_variant.ts data/ours/standard "RL-R d160L2 E32 R1 k1 seed0"
+ *   --option routerLr=0.25`).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { gelu, linear, stopGradient } from "../nn/mod.ts";
@@ -60,6 +65,7 @@ export const rlr = defineRouter({
   scores: (spec) => ({
     initStd: optNumber(spec.options, "initStd", 0.5, "rlr", (v) => v > 0, "> 0"),
     decay: optBool(spec.options, "routerDecay", false),
+    lrScale: optNumber(spec.options, "routerLr", 1, "rlr", (v) => v > 0, "> 0"),
     // Whether REINFORCE's gradient also reaches the token representation x (not only W_r).
     detachInput: !optBool(spec.options, "policyGradToInput", false),
   }),
