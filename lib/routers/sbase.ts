@@ -80,45 +80,49 @@ function biased(
 }
 
 /**
- * The router matrix's initial std: initStd, or initStdPerExpert x E (the two exclude each other).
+ * A positive setting given either plainly (`plain`, default `fallback`) or as a rule in E (`perE`,
+ * turned into the setting by `fromPerE`); both at once is refused. Used for the router matrix's
+ * initial std (initStd, or initStdPerExpert x E) and its learning-rate multiplier (routerLr, or
+ * min(1, routerLrTimesE / E)).
  */
-function routerInitStd(options: Record<string, unknown> | undefined, E: number): number {
-  const perExpert = optNumber(options, "initStdPerExpert", 0, "sbase", (v) => v > 0, "> 0");
-  if (perExpert && options?.initStd !== undefined) {
+function plainOrPerE(
+  options: Record<string, unknown> | undefined,
+  plain: string,
+  fallback: number,
+  perE: string,
+  fromPerE: (v: number) => number,
+  rule: string,
+): number {
+  const v = optNumber(options, perE, 0, "sbase", (x) => x > 0, "> 0");
+  if (v && options?.[plain] !== undefined) {
     throw new Error(
-      "sbase options initStd and initStdPerExpert both given: give one (initStdPerExpert x E " +
-        "sets initStd)",
+      `sbase options ${plain} and ${perE} both given: give one (${rule} sets ${plain})`,
     );
   }
-  return perExpert
-    ? perExpert * E
-    : optNumber(options, "initStd", 0.02, "sbase", (v) => v > 0, "> 0");
-}
-
-/**
- * The router matrix's learning-rate multiplier: routerLr, or min(1, routerLrTimesE / E) (the two
- * exclude each other).
- */
-function routerLrScale(options: Record<string, unknown> | undefined, E: number): number {
-  const timesE = optNumber(options, "routerLrTimesE", 0, "sbase", (v) => v > 0, "> 0");
-  if (timesE && options?.routerLr !== undefined) {
-    throw new Error(
-      "sbase options routerLr and routerLrTimesE both given: give one (min(1, routerLrTimesE / E) " +
-        "sets routerLr)",
-    );
-  }
-  return timesE
-    ? Math.min(1, timesE / E)
-    : optNumber(options, "routerLr", 1, "sbase", (v) => v > 0, "> 0");
+  return v ? fromPerE(v) : optNumber(options, plain, fallback, "sbase", (x) => x > 0, "> 0");
 }
 
 export const sbase = defineRouter({
   id: "sbase",
   label: ROUTER_LABELS.sbase,
   scores: (spec) => ({
-    initStd: routerInitStd(spec.options, spec.experts),
+    initStd: plainOrPerE(
+      spec.options,
+      "initStd",
+      0.02,
+      "initStdPerExpert",
+      (v) => v * spec.experts,
+      "initStdPerExpert x E",
+    ),
     decay: optBool(spec.options, "routerDecay", true),
-    lrScale: routerLrScale(spec.options, spec.experts),
+    lrScale: plainOrPerE(
+      spec.options,
+      "routerLr",
+      1,
+      "routerLrTimesE",
+      (v) => Math.min(1, v / spec.experts),
+      "min(1, routerLrTimesE / E)",
+    ),
   }),
   create(spec) {
     const tol = optNumber(spec.options, "tolerance", 1e-3, "sbase", (v) => v > 0, "> 0");
