@@ -3,7 +3,7 @@
  * quotes them:
  *   deno run -A scripts/sweep_tables.ts data/ours/standard      (a shipped sweep)
  *   deno run -A scripts/sweep_tables.ts out/reproduce/sweep quick (a sweep folder and its preset)
- *   deno run -A scripts/sweep_tables.ts data/ours/standard --with data/ours/probes/sbase-wide-init
+ *   deno run -A scripts/sweep_tables.ts data/ours/standard --with PROBE_DIR
  *     (a shipped sweep whose runs of the routers in the second shipped sweep are replaced by
  *     those: a probe of router options judged against the first sweep's dense runs and spread)
  */

@@ -40,6 +40,18 @@ function tmp(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `train-test-${name}-`));
 }
 
+/**
+ * The same run trained uninterrupted (a, checkpoints in dirA) and stopped after `stopAfter` steps
+ * (stopped) then resumed (b, in dirB), with both final checkpoints.
+ */
+async function stopAndResume(config: Partial<TrainConfig>, name: string, stopAfter: number) {
+  const dirA = tmp(`${name}-a`), dirB = tmp(`${name}-b`);
+  const a = await train(config, { checkpointDir: dirA, checkpointEvery: 100 });
+  const stopped = await train(config, { checkpointDir: dirB, checkpointEvery: 100, stopAfter });
+  const b = await train(config, { checkpointDir: dirB, checkpointEvery: 100 });
+  return { a, stopped, b, dirA, ca: readCheckpoint(dirA)!, cb: readCheckpoint(dirB)! };
+}
+
 describe("checkpoints", () => {
   it("a run stopped after 3 steps and resumed equals an uninterrupted 6-step run exactly", async () => {
     // RL-R: its sampled routing exercises the routing RNG's checkpointed state too.
@@ -51,17 +63,13 @@ describe("checkpoints", () => {
       evalEvery: 2,
       seed: 7,
     };
-    const dirA = tmp("a"), dirB = tmp("b");
-    const a = await train(config, { checkpointDir: dirA, checkpointEvery: 100 });
-    const b1 = await train(config, { checkpointDir: dirB, checkpointEvery: 100, stopAfter: 3 });
-    expect(b1.steps).toBe(3);
-    const b2 = await train(config, { checkpointDir: dirB, checkpointEvery: 100 });
+    const { a, stopped, b: b2, dirA, ca, cb } = await stopAndResume(config, "rlr", 3);
+    expect(stopped.steps).toBe(3);
     expect(b2.resumed_from).toBe(3);
     expect(b2.steps).toBe(6);
     expect(b2.curve.map((c) => c.train_loss)).toEqual(a.curve.map((c) => c.train_loss));
     expect(b2.val_loss).toBe(a.val_loss);
     expect(b2.val_loss_by_source).toEqual(a.val_loss_by_source);
-    const ca = readCheckpoint(dirA)!, cb = readCheckpoint(dirB)!;
     expect([...cb.tensors.keys()]).toEqual([...ca.tensors.keys()]);
     for (const [k, t] of ca.tensors) {
       expect(Array.from(cb.tensors.get(k)!.data), k).toEqual(Array.from(t.data));
@@ -88,13 +96,9 @@ describe("checkpoints of S-BASE's balancing bias", () => {
       evalEvery: 3,
       seed: 2,
     };
-    const dirA = tmp("bias-a"), dirB = tmp("bias-b");
-    const a = await train(config, { checkpointDir: dirA, checkpointEvery: 100 });
-    await train(config, { checkpointDir: dirB, checkpointEvery: 100, stopAfter: 3 });
-    const b = await train(config, { checkpointDir: dirB, checkpointEvery: 100 });
+    const { a, b, ca, cb } = await stopAndResume(config, "bias", 3);
     expect(b.resumed_from).toBe(3);
     expect(b.curve.map((c) => c.val_loss)).toEqual(a.curve.map((c) => c.val_loss));
-    const ca = readCheckpoint(dirA)!, cb = readCheckpoint(dirB)!;
     const biases = [...ca.tensors.keys()].filter((k) => /^param\/.*router\.1$/.test(k));
     expect(biases.length).toBe(2); // one bias [E] per routed block
     for (const k of biases) {

@@ -21,7 +21,8 @@
  * Options (defaults): policyWeight 0.1, entropyWeight 0, baselineWeight 0.1, normalizeAdvantage
  * true, initStd 0.5 (of the router matrix), routerDecay false, routerLr 1 (the router matrix's
  * learning-rate multiplier), policyGradToInput false (whether the policy gradient also reaches x,
- * the token representation), balanceWeight 0 (Switch-style load-balancing loss). k must be 1 (a sampled top-1 policy).
+ * the token representation), balanceWeight 0 (Switch-style load-balancing loss). k must be 1 (a
+ * sampled top-1 policy).
  *
  * Why these defaults (d_model 32, 2 blocks, E = 16, R = 1, 768 steps; the command in sbase.ts's
  * comment with --router rlr; dense: 4.454 / 4.443 / 4.471 / 4.494 for seeds 1-4):

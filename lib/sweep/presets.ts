@@ -11,8 +11,8 @@ import type { SweepSpec, SweepSpecInput } from "./types.ts";
 /**
  * S-BASE's options in the quick and standard sweeps: a router matrix initialised at std 0.005 x E
  * (0.02 at E = 4, 0.16 at E = 32), the balancing bias that lets evaluation route as training's
- * Sinkhorn balancing does, and a router learning rate of min(1, 8 / E) x the model's (1 up to E =
- * 8, 0.25 at E = 32). With the library's defaults (std 0.02, plain top-1 at evaluation, full rate)
+ * Sinkhorn balancing does, and a router learning rate of min(1, 8 / E) x the model's (1 up to
+ * E = 8, 0.25 at E = 32). With the library's defaults (std 0.02, plain top-1 at evaluation, full rate)
  * S-BASE's loss rose from E = 4 to E = 16-32 at d_model 128-160 in the standard sweep; with these it
  * beats dense in every cell and falls with E beyond the seed spread at 3 of 4 sizes. The
  * measurements: docs/routers.md.
@@ -56,10 +56,10 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   // Measured: 12 min 33 s of sweep (24.0 min of run time) on the 2-core AVX2 AMD EPYC of
   // 2026-12-03 (OpenBLAS, 2 processes, code version 6, nothing else running; README, "Our quick
   // sweep"). Verdicts: S-BASE and HASH beat dense in 6 of 6 cells and fall from E = 4 to 16 at
-  // every size, RL-R level in 5 and better in 1, dense falls with size. Why E = 8 went: with it (50 runs) the
-  // same sweep took 17 min 55 s on that machine, over the 15-minute target (13 min 29 s on an
-  // earlier, faster one); its 15 E = 8 runs were 31% of the run time (10.9 of 35.5 min) and
-  // changed no verdict (at E = 8 S-BASE and HASH beat dense in every cell, RL-R was level or
+  // every size, RL-R level in 5 and better in 1, dense falls with size. Why E = 8 went: with it
+  // (50 runs) the same sweep took 17 min 55 s on that machine, over the 15-minute target (13 min
+  // 29 s on an earlier, faster one); its 15 E = 8 runs were 31% of the run time (10.9 of 35.5 min)
+  // and changed no verdict (at E = 8 S-BASE and HASH beat dense in every cell, RL-R was level or
   // better).
   // Why 768 steps at lr 2e-3: at 192 steps (the earlier preset) the runs were too short for
   // routing to show (S-BASE beat dense in 4 of 9 runs) and dense was not ordered by size; at lr
@@ -105,11 +105,11 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   // back to dense; with SBASE_OPTIONS (2026-12-03: its 18 runs retrained, 4,595 s of run time
   // against 3,842 s, so about 113 min in one go; the other 42 unchanged and reused by run id)
   // S-BASE beats dense in 12 of 12 cells and its loss falls from E = 4 to 32 beyond the seed
-  // spread at 3 of 4 sizes (README, "Our standard sweep"). Why no d_model 32: in the first standard sweep (code version 4)
-  // S-BASE at d_model 32 gained the same 0.019-0.024 nats at every E from 2 to 32: a 25k-parameter
-  // model gains little from more experts. Warmup 100, not the quick preset's 20: at 20, dense
-  // d_model 128 seed 0 stalled on a plateau (train loss 5.2 at step 200 against 4.6 for seed 1) and
-  // ended worse than d_model 96. Run time per size in this sweep (mean over runs, s): d64 114,
+  // spread at 3 of 4 sizes (README, "Our standard sweep"). Why no d_model 32: in the first
+  // standard sweep (code version 4) S-BASE at d_model 32 gained the same 0.019-0.024 nats at every
+  // E from 2 to 32: a 25k-parameter model gains little from more experts. Warmup 100, not the
+  // quick preset's 20: at 20, dense d_model 128 seed 0 stalled on a plateau (train loss 5.2 at
+  // step 200 against 4.6 for seed 1) and ended worse than d_model 96. Run time per size in this sweep (mean over runs, s): d64 114,
   // d96 161, d128 224, d160 317 (two runs at a time).
   standard: {
     name: "standard",

@@ -119,7 +119,6 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/** Wall time of a sweep from its runs: latest finish minus earliest (finish - wall_s). */
 /**
  * Seconds during which at least one of the runs was training: the union of the runs' [start, end]
  * intervals. For a sweep run in one go that is its first start to its last end; a sweep resumed or
