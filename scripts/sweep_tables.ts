@@ -8,7 +8,12 @@
  *     those: a probe of router options judged against the first sweep's dense runs and spread)
  */
 import pl from "nodejs-polars";
-import { analyse, analysisText, frameAnalysisInput } from "../lib/analysis/mod.ts";
+import {
+  analyse,
+  analysisText,
+  frameAnalysisInput,
+  OUR_RUNS_EQ1_MIN_E_START,
+} from "../lib/analysis/mod.ts";
 import {
   checkClaims,
   claimsText,
@@ -51,6 +56,7 @@ const analysis = analyse(frameAnalysisInput(frame, dir), {
   bootstrapRestarts: 20,
   seed: 0,
   heldOutMaxN: heldOutMaxNOf(Ns),
+  eq1MinEStart: OUR_RUNS_EQ1_MIN_E_START,
 });
 console.log("\n" + claimsText(checkClaims(frame, analysis)));
 if (Deno.env.get("SWEEP_TABLES_FITS")) {

@@ -311,7 +311,7 @@ describe("deno task fit (CLI)", () => {
     expect(restartsArg("restarts", String(MAX_RESTARTS))).toBe(MAX_RESTARTS);
   });
 
-  it("--bootstrap 1e9 is refused, naming the limit, before any work", () => {
+  it("--bootstrap 1e9 and a negative E_start bound are refused, naming the limit", () => {
     const r = fitCli(["--bootstrap", "1e9", "--json"], 30_000); // accepted, it would run for years
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
@@ -325,6 +325,9 @@ describe("deno task fit (CLI)", () => {
       source: "test",
     };
     expect(() => analyse(input, { bootstrap: 1e9 })).toThrow(/from 2 to 100000, got 1000000000/);
+    expect(() => analyse(input, { eq1MinEStart: -1 })).toThrow(
+      /eq1MinEStart must be a finite number >= 0 \(0: no bound\), got -1/,
+    );
   });
 
   it("a long bootstrap shows progress with the time left on stderr within seconds", async () => {

@@ -189,6 +189,57 @@ describe("Eq. (1) on the authors' release", () => {
       expect(Math.abs(g2[k] - fd)).toBeLessThan(1e-9);
     }
   });
+  it("a lower bound on E_start: inactive where the optimum lies above it, binding where not", () => {
+    for (const t of TECHNIQUES) {
+      // Table 3's E_start are 1.8-4.2: a bound of 1 must leave the optimum where it is, though
+      // the optimiser now works in other coordinates (ls = softplus(u)).
+      const b1 = fitLaw(eq1Law, data[t], { restarts: 200, seed: 9, minStart: 1 });
+      expect(Math.abs(b1.mse_log10 - fits[t].mse_log10) / fits[t].mse_log10).toBeLessThan(1e-6);
+      expect(Math.log2(b1.params.E_start)).toBeCloseTo(Math.log2(fits[t].params.E_start), 3);
+      expect(b1.params.c).toBeCloseTo(fits[t].params.c, 5);
+      // A bound above the optimum binds: the fit sits on it, never below, and fits worse.
+      const b16 = fitLaw(eq1Law, data[t], { restarts: 50, seed: 9, minStart: 16 });
+      expect(b16.params.E_start).toBeGreaterThanOrEqual(16);
+      expect(b16.params.E_start).toBeLessThan(16 * 1.001);
+      expect(b16.params.E_max).toBeGreaterThan(b16.params.E_start);
+      expect(b16.mse_log10).toBeGreaterThan(fits[t].mse_log10 * 1.01);
+    }
+    expect(() => fitLaw(eq1Law, data.Hash, { restarts: 5, minStart: -1 })).toThrow(
+      /minStart must be a finite number >= 0/,
+    );
+  });
+  it("bootstrap resamples respect the E_start bound", () => {
+    const b = bootstrap(eq1Law, data["Hash"], { resamples: 8, restarts: 5, minStart: 16 });
+    expect(b.fit.params.E_start).toBeGreaterThanOrEqual(16);
+    expect(Math.min(...b.samples.E_start)).toBeGreaterThanOrEqual(16);
+    expect(b.intervals.E_start[0]).toBeGreaterThanOrEqual(16);
+  });
+  it("bounded coordinates: gradients match finite differences", () => {
+    const prob = saturatingProblem(eq1Law, data["Hash"], 2);
+    expect(prob.lsOf(prob.uOf(3))).toBeCloseTo(3, 12);
+    // Every u maps to or above log2 2 = 1.
+    expect(prob.lsOf(-40)).toBeGreaterThanOrEqual(1);
+    expect(prob.lsOf(-5)).toBeGreaterThan(1);
+    const th = Float64Array.of(-0.08, -0.05, 0.01, 0.4, 0.3, 2.0);
+    const g = new Float64Array(6), tmp = new Float64Array(6);
+    prob.jointFG(th, g);
+    for (let k = 0; k < 6; k++) {
+      const h = 1e-6, up = th.slice(), dn = th.slice();
+      up[k] += h;
+      dn[k] -= h;
+      const fd = (prob.jointFG(up, tmp) - prob.jointFG(dn, tmp)) / (2 * h);
+      expect(Math.abs(g[k] - fd)).toBeLessThan(1e-8 * Math.max(1, Math.abs(fd)) + 1e-12);
+    }
+    const t2 = Float64Array.of(-0.7, 2.0), g2 = new Float64Array(2), tmp2 = new Float64Array(2);
+    prob.varproFG(t2, g2);
+    for (let k = 0; k < 2; k++) {
+      const h = 1e-6, up = t2.slice(), dn = t2.slice();
+      up[k] += h;
+      dn[k] -= h;
+      const fd = (prob.varproFG(up, tmp2) - prob.varproFG(dn, tmp2)) / (2 * h);
+      expect(Math.abs(g2[k] - fd)).toBeLessThan(1e-9);
+    }
+  });
   it("Huber objective fits and stays close to the MSE fit", () => {
     const h = fitLaw(eq1Law, data["S-Base"], { restarts: 100, seed: 0, loss: "huber" });
     expect(h.method).toBe("joint");

@@ -17,6 +17,7 @@ import {
   type Point,
   powerELaw,
   powerNLaw,
+  saturationReached,
   separableLaw,
   slopeA,
   slopeB,
@@ -114,6 +115,31 @@ describe("saturating transform and derived quantities", () => {
         prev = v;
       }
     }
+  });
+  it("saturationReached: 0 at E = 1, rising to 1, and the share of the loss change at c = 0", () => {
+    for (const q of Object.values(TABLE3)) {
+      expect(saturationReached(q, 1)).toBeCloseTo(0, 12);
+      expect(saturationReached(q, 1e12)).toBeCloseTo(1, 6);
+      let prev = 0;
+      for (let e = 2; e <= 1024; e *= 2) {
+        const v = saturationReached(q, e);
+        expect(v).toBeGreaterThan(prev);
+        expect(v).toBeLessThan(1);
+        prev = v;
+      }
+      // With c = 0, log L(N, E) - log L(N, 1) = b (log Ehat(E) - log E_start): the share of the
+      // E -> infinity loss change, read off Eq. (1)'s own predictions.
+      const flat = { ...q, c: 0 };
+      const dLog = (E: number) => Math.log10(eq1Loss(flat, 1e8, E) / eq1Loss(flat, 1e8, 1));
+      for (const e of [4, 32, 512]) {
+        expect(saturationReached(q, e)).toBeCloseTo(dLog(e) / dLog(1e15), 6);
+      }
+    }
+    // Table 3's S-BASE: about half of its rise by E = 32, 91% by the release's E = 512.
+    expect(saturationReached(p, 32)).toBeCloseTo(0.541, 3);
+    expect(saturationReached(p, 512)).toBeCloseTo(0.907, 3);
+    expect(() => saturationReached({ ...p, E_max: p.E_start }, 4)).toThrow(/E_start < E_max/);
+    expect(() => saturationReached(p, 0.5)).toThrow(/E must be >= 1/);
   });
   it("L(EPC(N, E), 1) = L(N, E) to 1e-12", () => {
     let worst = 0;

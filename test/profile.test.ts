@@ -79,6 +79,31 @@ describe("Eq. (1) profile-likelihood region of (E_start, E_max)", () => {
     expect(c.inside).toBeGreaterThanOrEqual(1);
   });
 
+  it("a lower bound on E_start cuts the grid there and says so when the region reaches it", () => {
+    const near = { ...truth, E_start: 1.1 };
+    const d = synthetic(near, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], 0.004);
+    const free = eq1ProfileRegion(d.N, d.E, d.loss);
+    const cut = eq1ProfileRegion(d.N, d.E, d.loss, { minStart: 1 });
+    expect(cut.surface.log2Start[0]).toBe(0);
+    // The same profile where both grids have points: the bound removes points, it changes none.
+    const off = free.surface.log2Start.indexOf(0);
+    for (let j = 0; j < cut.surface.log2Max.length; j++) {
+      for (let i = 0; i < cut.surface.log2Start.length; i++) {
+        expect(cut.surface.mse[j][i]).toBe(free.surface.mse[j][i + off]);
+      }
+    }
+    expect(free.E_start.lo).toBeLessThan(1); // the data alone allow E_start below 1 ...
+    expect(cut.E_start.lo).toBe(1); // ... so the bounded region reaches the bound,
+    expect(cut.E_start.atMin).toBe(true); // which closes it there
+    expect(cut.E_start.openLo).toBe(false);
+    expect(profileWords(cut)).toMatch(/^E_start \[1 \(the bound\), /);
+    expect(saturationBounded(cut), profileWords(cut)).toBe(true);
+    // A bound below the grid changes nothing.
+    const low = eq1ProfileRegion(d.N, d.E, d.loss, { minStart: 1e-3 });
+    expect(low.E_start).toEqual(free.E_start);
+    expect(() => eq1ProfileRegion(d.N, d.E, d.loss, { minStart: -1 })).toThrow(/minStart must/);
+  });
+
   it("refuses too few runs and a level outside (0, 1)", () => {
     const d = synthetic(truth, [1, 4], 0.001);
     expect(() => eq1ProfileRegion(d.N.slice(0, 6), d.E.slice(0, 6), d.loss.slice(0, 6)))

@@ -118,11 +118,16 @@ describe("deno task reproduce", () => {
         expect(Number.isFinite(eq1[k])).toBe(true);
       }
       expect(eq1.n).toBe(12); // 4 dense (two seeds at d16) + 8 routed runs
+      // Our runs' Eq. (1) is bounded to E_start >= 1, its resamples too; the release's is not.
+      expect(eq1.E_start).toBeGreaterThanOrEqual(1);
+      expect(eq1.ci95.E_start[0]).toBeGreaterThanOrEqual(1);
       expect(eq1.ci95.c[0]).toBeLessThanOrEqual(eq1.ci95.c[1]);
       expect(summary.ours[t].held_out.eq1.nTest).toBe(3); // the largest size held out
       expect(summary.release[t].eq1.n).toBeGreaterThan(50);
     }
     expect(summary.ours.Dense.alpha_N).toBeGreaterThan(0);
+    expect(summary.ours_options.eq1MinEStart).toBe(1);
+    expect(summary.options.eq1MinEStart).toBeUndefined();
   });
 
   it("writes one self-contained HTML file with plotly.js inlined once", () => {

@@ -14,8 +14,13 @@ import {
   validateSpec,
 } from "../lib/sweep/mod.ts";
 import { TRAINING_CODE_VERSION } from "../lib/train/mod.ts";
-import { spreadAt } from "../lib/analysis/mod.ts";
-import { frameSeedSpread, ourMainFrame } from "../lib/report/mod.ts";
+import {
+  analyse,
+  frameAnalysisInput,
+  OUR_RUNS_EQ1_MIN_E_START,
+  spreadAt,
+} from "../lib/analysis/mod.ts";
+import { checkClaims, E_MAX_REACH, frameSeedSpread, ourMainFrame } from "../lib/report/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 /** The committed results of the standard preset (README: "Our own sweep, shipped"). */
@@ -229,4 +234,25 @@ describe("the committed standard sweep", () => {
     },
     300_000,
   );
+
+  it("Eq. (1) on these runs: unbounded, E_start slides below 1; bounded at 1, in range at no cost", () => {
+    const frame = ourMainFrame(standard().results, () => {});
+    const input = frameAnalysisInput(frame, "standard");
+    const opts = { restarts: 200, bootstrap: 0, techniques: ["S-Base"] };
+    const free = analyse(input, opts).techniques["S-Base"].eq1;
+    const bounded = analyse(input, { ...opts, eq1MinEStart: OUR_RUNS_EQ1_MIN_E_START });
+    const b = bounded.techniques["S-Base"].eq1;
+    // Why the bound (lib/analysis/analyse.ts): the unbounded optimum is a degenerate corner.
+    expect(free.params.E_start).toBeLessThan(1);
+    expect(b.params.E_start).toBeGreaterThanOrEqual(1);
+    expect(b.params.E_max).toBeGreaterThan(b.params.E_start);
+    expect(b.params.E_max).toBeLessThan(E_MAX_REACH * 32);
+    expect(b.converged).toBe(true);
+    // The valley is flat: staying where the law means something costs under 0.2% of the MSE.
+    expect(b.mse_log10).toBeGreaterThanOrEqual(free.mse_log10 * (1 - 1e-9));
+    expect(b.mse_log10).toBeLessThan(free.mse_log10 * 1.002);
+    expect(bounded.options.eq1MinEStart).toBe(1);
+    const sat = checkClaims(frame, bounded).find((c) => c.id === "saturation_measured")!;
+    expect(sat.details[0]).toMatch(/^S-BASE: E_start \[1 \(the bound\), .*E_start >= 1 imposed/);
+  });
 });

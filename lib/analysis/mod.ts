@@ -20,6 +20,7 @@ export {
   type HeldOutSummary,
   type LawFit,
   MAX_BOOTSTRAP,
+  OUR_RUNS_EQ1_MIN_E_START,
   type TechniqueAnalysis,
 } from "./analyse.ts";
 export {

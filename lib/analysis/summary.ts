@@ -204,7 +204,10 @@ export function analysisText(a: Analysis, input: AnalysisInput): string {
   parts.push(
     `Scaling-law fits on ${a.source}: ${a.options.restarts} restarts, ` +
       `${a.options.bootstrap} bootstrap resamples (${a.options.bootstrapRestarts} restarts each), ` +
-      `objective ${a.options.loss} of log10 L, seed ${a.options.seed}.`,
+      `objective ${a.options.loss} of log10 L, seed ${a.options.seed}` +
+      (a.options.eq1MinEStart > 0
+        ? `; Eq. (1) with E_start >= ${a.options.eq1MinEStart} imposed.`
+        : "."),
   );
   const cmp = paperComparison(a);
   parts.push(

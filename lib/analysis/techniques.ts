@@ -19,6 +19,8 @@ export interface FitOpts {
   /** Random restarts of each saturating fit (default 500, the authors'). */
   restarts?: number;
   seed?: number;
+  /** Lower bound on Eq. (1)'s E_start (AnalysisOptions.eq1MinEStart; default 0: none). */
+  minEStart?: number;
 }
 
 export interface Eq1FitOpts extends FitOpts {
@@ -52,6 +54,7 @@ export function fitEq1PerTechnique(
     bootstrapRestarts: opts.bootRestarts ?? 20,
     seed: opts.seed ?? 0,
     loss: "mse" as const,
+    minStart: opts.minEStart ?? 0,
   };
   checkBootstrap(o.bootstrap);
   const out: Record<string, Eq1Fit> = {};

@@ -106,7 +106,11 @@ export function residualData(frame: pl.DataFrame, opts: FitOpts = {}): ResidualR
     push(bilinearLaw, fitLaw(bilinearLaw, d).params, "bilinear", t, sub);
     push(
       eq1Law,
-      fitLaw(eq1Law, d, { restarts: opts.restarts ?? 500, seed: opts.seed ?? 0 }).params,
+      fitLaw(eq1Law, d, {
+        restarts: opts.restarts ?? 500,
+        seed: opts.seed ?? 0,
+        minStart: opts.minEStart ?? 0,
+      }).params,
       "Eq. (1) refit",
       t,
       sub,

@@ -108,7 +108,7 @@ export function bootstrap<P extends Record<string, number>>(
   const loss = opts.loss ?? "mse";
   const delta = opts.huberDelta ?? DEFAULT_HUBER_DELTA;
   const sat = law.kind === "saturating" ? (law as unknown as SaturatingLaw<P>) : null;
-  const prob = sat ? saturatingProblem(sat, data) : null;
+  const prob = sat ? saturatingProblem(sat, data, opts.minStart ?? 0) : null;
   if (prob) {
     prob.loss = loss;
     prob.delta = delta;

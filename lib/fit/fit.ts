@@ -20,6 +20,11 @@ export interface FitOptions<P> {
   method?: "varpro" | "joint";
   /** Saturating laws: extra starting solutions besides the random ones. */
   warmStarts?: P[];
+  /**
+   * Saturating laws: a lower bound on the start parameter (Eq. (1): E_start >= minStart, so the
+   * dense model counts as at least that many experts); 0 or omitted: unbounded, as the authors fit.
+   */
+  minStart?: number;
 }
 
 export interface FitResult<P> {
@@ -156,8 +161,9 @@ function lawParamsOf<P extends Record<string, number>>(law: SaturatingLaw<P>, s:
 export function saturatingProblem<P extends Record<string, number>>(
   law: SaturatingLaw<P>,
   data: FitData,
+  minStart = 0,
 ): SatProblem {
-  return new SatProblem(data[law.x1]!, data[law.x2]!, data.loss);
+  return new SatProblem(data[law.x1]!, data[law.x2]!, data.loss, minStart);
 }
 
 /** Fit one law to data. */
@@ -185,7 +191,7 @@ export function fitLaw<P extends Record<string, number>>(
     if (!(Number.isInteger(restartsOpt) && restartsOpt >= 1)) {
       throw new Error(`fitLaw: restarts must be a positive integer, got ${restartsOpt}`);
     }
-    const prob = saturatingProblem(law, data);
+    const prob = saturatingProblem(law, data, opts.minStart ?? 0);
     prob.loss = loss;
     prob.delta = delta;
     method = loss === "huber" ? "joint" : opts.method ?? "varpro";

@@ -9,6 +9,10 @@
  * that threshold; when it reaches an edge of the grid the parameter is not bounded by the data on
  * that side. Bootstrap intervals of a law whose valley is flat run to the optimiser's limits
  * (1e9); this says why, and on which side.
+ *
+ * With a lower bound on E_start (`minStart`, the bound the Eq. (1) fit was given) the grid starts
+ * at the bound, and a region that reaches it is closed there by the bound, not by the data
+ * (`atMin`), so the words say which.
  */
 import { SatProblem } from "./saturating.ts";
 
@@ -19,6 +23,8 @@ export interface ProfileSpan {
   /** The region reaches the grid's lower (upper) edge: the data do not bound that side. */
   openLo: boolean;
   openHi: boolean;
+  /** The lower end is an imposed bound (ProfileOptions.minStart), not a grid edge. */
+  atMin?: boolean;
 }
 
 export interface ProfileRegion {
@@ -51,6 +57,8 @@ export interface ProfileOptions {
   log2Max?: [number, number];
   /** Grid step in log2 units (default 0.25). */
   step?: number;
+  /** Lower bound on E_start (> 0): the grid of E_start starts there (default: none). */
+  minStart?: number;
 }
 
 /** Fewest runs a profile needs: 4 linear coefficients + E_start, E_max + 1. */
@@ -86,7 +94,13 @@ export function eq1ProfileRegion(
     );
   }
   const prob = new SatProblem(N, E, loss);
-  const starts = grid(opts.log2Start ?? [-4, 10], step);
+  const minStart = opts.minStart ?? 0;
+  if (!(minStart >= 0 && Number.isFinite(minStart))) {
+    throw new Error(`profile minStart must be a finite number >= 0 (0: none), got ${minStart}`);
+  }
+  const [s0, s1] = opts.log2Start ?? [-4, 10];
+  const bounded = minStart > 0 && Math.log2(minStart) > s0;
+  const starts = grid(bounded ? [Math.log2(minStart), s1] : [s0, s1], step);
   const maxes = grid(opts.log2Max ?? [-4, 16], step);
   const g = new Float64Array(2);
   const mse = new Float64Array(starts.length * maxes.length).fill(Infinity);
@@ -119,12 +133,16 @@ export function eq1ProfileRegion(
       mLo = Math.min(mLo, maxes[j]), mHi = Math.max(mHi, maxes[j]);
     }
   }
-  const span = (lo: number, hi: number, axis: number[]): ProfileSpan => ({
-    lo: 2 ** lo,
-    hi: 2 ** hi,
-    openLo: lo <= axis[0] + 1e-9,
-    openHi: hi >= axis[axis.length - 1] - 1e-9,
-  });
+  const span = (lo: number, hi: number, axis: number[], min = false): ProfileSpan => {
+    const atLo = lo <= axis[0] + 1e-9;
+    return {
+      lo: 2 ** lo,
+      hi: 2 ** hi,
+      openLo: atLo && !min,
+      openHi: hi >= axis[axis.length - 1] - 1e-9,
+      ...(atLo && min ? { atMin: true } : {}),
+    };
+  };
   return {
     n,
     level,
@@ -134,7 +152,7 @@ export function eq1ProfileRegion(
       E_max: 2 ** maxes[bi % maxes.length],
     },
     threshold,
-    E_start: span(sLo, sHi, starts),
+    E_start: span(sLo, sHi, starts, bounded),
     E_max: span(mLo, mHi, maxes),
     inside,
     points,
@@ -151,7 +169,10 @@ export function eq1ProfileRegion(
   };
 }
 
-/** Whether the region bounds both E_start (both sides) and E_max (from above). */
+/**
+ * Whether the region bounds both E_start (both sides; an imposed lower bound counts) and E_max
+ * (from above).
+ */
 export const saturationBounded = (r: ProfileRegion) =>
   !r.E_start.openLo && !r.E_start.openHi && !r.E_max.openHi;
 
@@ -159,7 +180,7 @@ export const saturationBounded = (r: ProfileRegion) =>
 export function profileWords(r: ProfileRegion): string {
   const v = (x: number) => Number(x.toPrecision(3)).toString();
   const s = (name: string, sp: ProfileSpan) =>
-    `${name} [${sp.openLo ? `<= ${v(sp.lo)}` : v(sp.lo)}, ${
+    `${name} [${sp.openLo ? `<= ${v(sp.lo)}` : sp.atMin ? `${v(sp.lo)} (the bound)` : v(sp.lo)}, ${
       sp.openHi ? `>= ${v(sp.hi)}` : v(sp.hi)
     }]`;
   return `${s("E_start", r.E_start)}, ${s("E_max", r.E_max)}`;

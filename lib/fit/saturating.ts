@@ -3,6 +3,8 @@
  *   log L = a z + b' l2 + c z l2 + d',  z = log X1 - mu (centred), l2 = log Xhat2(ls, lm)
  * with ls = log2 start and lm = log2 max = ls + softplus(v), so start < max always holds (the authors
  * also optimise log2 values). The centred (b', d') map back to b = b' - c mu, d = d' - a mu.
+ * With a lower bound on start (`minStart`, e.g. E_start >= 1) the optimiser's first transform
+ * coordinate is u with ls = log2 minStart + softplus(u); without one it is ls itself.
  *
  * Two optimisers over the same objective:
  * - "varpro": variable projection. For fixed (ls, v) the four linear coefficients are solved exactly
@@ -63,8 +65,20 @@ export class SatProblem {
   loss: LossKind = "mse";
   delta = 0.005;
   evaluations = 0;
+  /** log2 of the lower bound on start; -Infinity: unbounded (u = ls). */
+  readonly lsMin: number;
 
-  constructor(x1: ArrayLike<number>, x2: ArrayLike<number>, loss: ArrayLike<number>) {
+  /** `minStart` > 0 bounds start from below (start >= minStart); omitted or 0: unbounded. */
+  constructor(
+    x1: ArrayLike<number>,
+    x2: ArrayLike<number>,
+    loss: ArrayLike<number>,
+    minStart = 0,
+  ) {
+    if (!(minStart >= 0 && Number.isFinite(minStart))) {
+      throw new Error(`minStart must be a finite number >= 0 (0: no bound), got ${minStart}`);
+    }
+    this.lsMin = minStart > 0 ? Math.log2(minStart) : -Infinity;
     const n = (this.n = loss.length);
     this.z = new Float64Array(n);
     this.x2 = Float64Array.from(x2);
@@ -93,6 +107,19 @@ export class SatProblem {
     }
     if (!(s > 0)) throw new Error("SatProblem.setWeights: weights must have a positive sum");
     this.W = s;
+  }
+
+  /** ls of the optimiser's coordinate u. */
+  lsOf(u: number): number {
+    return this.lsMin === -Infinity ? u : this.lsMin + softplus(u);
+  }
+  /** d ls / d u. */
+  private dlsOf(u: number): number {
+    return this.lsMin === -Infinity ? 1 : sigmoid(u);
+  }
+  /** The optimiser's coordinate u of ls (ls at or below the bound maps just above it). */
+  uOf(ls: number): number {
+    return this.lsMin === -Infinity ? ls : invSoftplus(Math.max(ls - this.lsMin, 1e-6));
   }
 
   /** Fill l2, d2s, d2m for (ls, lm); false when the values are not finite. */
@@ -137,10 +164,10 @@ export class SatProblem {
     this.lin.set(ws.coef);
   }
 
-  /** Reduced MSE over th = [ls, v] (variable projection); writes its gradient. */
+  /** Reduced MSE over th = [u, v] (variable projection); writes its gradient. */
   readonly varproFG = (th: Float64Array, g: Float64Array): number => {
     this.evaluations++;
-    const ls = th[0], v = th[1];
+    const ls = this.lsOf(th[0]), v = th[1];
     const lm = ls + softplus(v);
     if (!this.transform(ls, lm)) {
       g[0] = g[1] = 0;
@@ -160,15 +187,15 @@ export class SatProblem {
       gm += k * d2m[i];
     }
     const iW = 1 / this.W;
-    g[0] = (gs + gm) * iW;
+    g[0] = (gs + gm) * iW * this.dlsOf(th[0]);
     g[1] = gm * sigmoid(v) * iW;
     return f * iW;
   };
 
-  /** Full objective (MSE or Huber) over th = [a, b', c, d', ls, v]; writes its gradient. */
+  /** Full objective (MSE or Huber) over th = [a, b', c, d', u, v]; writes its gradient. */
   readonly jointFG = (th: Float64Array, g: Float64Array): number => {
     this.evaluations++;
-    const a = th[0], b = th[1], c = th[2], d = th[3], ls = th[4], v = th[5];
+    const a = th[0], b = th[1], c = th[2], d = th[3], ls = this.lsOf(th[4]), v = th[5];
     const lm = ls + softplus(v);
     if (!this.transform(ls, lm)) {
       g.fill(0);
@@ -196,21 +223,22 @@ export class SatProblem {
     g[1] = gb * iW;
     g[2] = gc * iW;
     g[3] = gd * iW;
-    g[4] = (gs + gm) * iW;
+    g[4] = (gs + gm) * iW * this.dlsOf(th[4]);
     g[5] = gm * sigmoid(v) * iW;
     return f * iW;
   };
 
-  /** Linear coefficients solved at (ls, v): the joint start point for those transform parameters. */
-  jointStart(ls: number, v: number): Float64Array | null {
+  /** Linear coefficients solved at (u, v): the joint start point for those transform parameters. */
+  jointStart(u: number, v: number): Float64Array | null {
+    const ls = this.lsOf(u);
     if (!this.transform(ls, ls + softplus(v))) return null;
     this.solveLinear();
-    return Float64Array.of(this.lin[0], this.lin[1], this.lin[2], this.lin[3], ls, v);
+    return Float64Array.of(this.lin[0], this.lin[1], this.lin[2], this.lin[3], u, v);
   }
 
   /** Natural-unit parameters of a joint theta. */
   toParams(th: ArrayLike<number>): SatParams {
-    const a = th[0], bp = th[1], c = th[2], dp = th[3], ls = th[4], v = th[5];
+    const a = th[0], bp = th[1], c = th[2], dp = th[3], ls = this.lsOf(th[4]), v = th[5];
     return {
       a,
       b: bp - c * this.mu,
@@ -221,16 +249,17 @@ export class SatProblem {
     };
   }
 
-  /** Joint theta of natural-unit parameters (requires 0 < start < max). */
+  /** Joint theta of natural-unit parameters (requires 0 < start < max; a start below the bound
+   * is moved just above it). */
   fromParams(p: SatParams): Float64Array {
-    const ls = Math.log2(p.start), lm = Math.log2(p.max);
+    const ls = Math.max(Math.log2(p.start), this.lsMin + 1e-6), lm = Math.log2(p.max);
     return Float64Array.of(
       p.a,
       p.b + p.c * this.mu,
       p.c,
       p.d + p.a * this.mu,
-      ls,
-      invSoftplus(lm - ls),
+      this.uOf(ls),
+      invSoftplus(Math.max(lm - ls, 1e-6)),
     );
   }
 }
@@ -279,7 +308,8 @@ export function fitSaturatingProblem(prob: SatProblem, opt: SatFitOptions): SatF
   }
   for (let r = 0; r < opt.restarts; r++) {
     const ls = rng.uniform(sLo, sHi), gap = rng.uniform(gLo, gHi);
-    starts.push(Float64Array.of(ls, invSoftplus(gap)));
+    // Under a bound, a draw below it starts just above it (the same draws either way).
+    starts.push(Float64Array.of(prob.uOf(Math.max(ls, prob.lsMin + 1e-3)), invSoftplus(gap)));
   }
   const ev0 = prob.evaluations;
   const found: { theta: Float64Array; f: number }[] = [];

@@ -14,6 +14,22 @@ export function slopeB(p: Eq1Params, N: number): number {
   return p.b + p.c * lg(N);
 }
 
+/**
+ * How far Ehat has saturated at E: (log Ehat(E) - log E_start) / (log E_max - log E_start), the
+ * share of the E -> infinity change in log Ehat that E experts already reach (0 at E = 1, -> 1).
+ * Reads Eq. (1)'s saturation in the data's own units: at fixed N, log L moves by
+ * b(N) x that change, so 0.9 means 90% of the law's whole benefit of experts is in hand.
+ */
+export function saturationReached(p: Eq1Params, E: number): number {
+  if (!(p.E_max > p.E_start && p.E_start > 0)) {
+    throw new Error(
+      `saturationReached: needs 0 < E_start < E_max, got E_start ${p.E_start}, E_max ${p.E_max}`,
+    );
+  }
+  if (!(E >= 1)) throw new Error(`saturationReached: E must be >= 1, got ${E}`);
+  return (lg(ehat(E, p.E_start, p.E_max)) - lg(p.E_start)) / (lg(p.E_max) - lg(p.E_start));
+}
+
 /** N_cutoff = 10^(-b/c): the dense size where b(N) = 0 and more experts stop helping. */
 export function nCutoff(p: Eq1Params): number {
   return Math.pow(10, -p.b / p.c);

@@ -31,6 +31,7 @@ export {
   isoLossN,
   nCutoff,
   optimalE,
+  saturationReached,
   slopeA,
   slopeB,
   unifiedDenseLine,

@@ -19,6 +19,7 @@ import {
 } from "../analysis/mod.ts";
 import { displayName } from "../figures/mod.ts";
 import { profileWords, saturationBounded } from "../fit/mod.ts";
+import { type Eq1Params, saturationReached, TABLE3 } from "../laws/mod.ts";
 
 /** "holds": true for every technique; "partly": for some; "fails": for none. */
 export type Verdict = "holds" | "partly" | "fails" | "n/a";
@@ -162,6 +163,7 @@ function verdictOf(oks: boolean[]): Verdict {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const pct = (x: number) => `${Math.round(100 * x)}%`;
 const p3 = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : String(x));
 const e2 = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${p3(x)}`;
@@ -530,8 +532,9 @@ function eq1BeatsSeparable({ analysis, techs }: ClaimContext): ClaimCheck {
  * E_max) bounds E_start on both sides and E_max from above (lib/fit/profile.ts). Where it does
  * not, the bootstrap intervals of E_start and E_max run to the optimiser's limits.
  */
-function saturationMeasured({ analysis, techs }: ClaimContext): ClaimCheck {
+function saturationMeasured({ analysis, techs, rows }: ClaimContext): ClaimCheck {
   const profiles: NonNullable<ClaimCheck["profiles"]> = {};
+  const bound = analysis.options.eq1MinEStart;
   const check = perTechnique(
     "saturation_measured",
     "Eq. (1)'s saturation is measured: the 95% profile-likelihood region bounds E_start and E_max",
@@ -541,10 +544,18 @@ function saturationMeasured({ analysis, techs }: ClaimContext): ClaimCheck {
       if (!p) return { ok: false, detail: `${displayName(t)}: too few runs for a profile` };
       const ok = saturationBounded(p);
       profiles[t] = { region: `${displayName(t)}: ${profileWords(p)}`, bounded: ok };
+      const fit = r.eq1.params;
+      const maxE = Math.max(...rows.filter((x) => x.technique === t).map((x) => x.E));
+      const paper = (TABLE3 as Record<string, Eq1Params>)[t];
+      const reached = fit.E_max > fit.E_start && fit.E_start > 0 && maxE > 1
+        ? `; at E = ${maxE} Ehat has ${pct(saturationReached(fit, maxE))} of its E -> infinity ` +
+          `rise${paper ? ` (Table 3's law: ${pct(saturationReached(paper, maxE))})` : ""}`
+        : "";
       return {
         ok,
         detail: `${profiles[t].region} (${ok ? "bounded" : "not bounded by the runs"}; Eq. (1) ` +
-          `fit E_start ${p3(r.eq1.params.E_start)}, E_max ${p3(r.eq1.params.E_max)}; profile ` +
+          `fit E_start ${p3(fit.E_start)}, E_max ${p3(fit.E_max)}` +
+          `${bound > 0 ? ` with E_start >= ${bound} imposed` : ""}${reached}; profile ` +
           `MSE(log10 L) within ${p3(p.threshold / p.mseMin)}x its minimum, n = ${p.n})`,
       };
     },

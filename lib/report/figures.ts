@@ -78,7 +78,14 @@ export function sweepFigures(
   tryFig("slopes", () => slopesFigure(techs.map((t) => slopeData(frame, t))));
   tryFig(
     "residuals",
-    () => residualsFigure(residualData(frame, { restarts: opts.restarts, seed: opts.seed })),
+    () =>
+      residualsFigure(
+        residualData(frame, {
+          restarts: opts.restarts,
+          seed: opts.seed,
+          minEStart: analysis.options.eq1MinEStart,
+        }),
+      ),
   );
   tryFig("technique_comparison", () => comparisonFigure(comparisonRowsOf(analysis)));
   tryFig("saturation_profile", () => analysisProfileFigure(analysis));

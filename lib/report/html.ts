@@ -398,7 +398,11 @@ function oursFitsSection(c: ReportContent): string[] {
     para(
       `The same code fits our runs (${e(ours.analysis.source)}): Eq. (1) with 95% bootstrap ` +
         `intervals beside Table 3 (fitted at 1000x our sizes and a million times our tokens, so ` +
-        `the coefficients are not expected to agree; the signs and the fit quality are the test).`,
+        `the coefficients are not expected to agree; the signs and the fit quality are the test)` +
+        (ours.analysis.options.eq1MinEStart > 0
+          ? `, with E_start &ge; ${ours.analysis.options.eq1MinEStart} imposed: without it our ` +
+            `few expert counts let the fit slide to E_start &rarr; 0, where Eq. (1) degenerates.`
+          : "."),
     ),
     comparisonTable(ours.analysis, "paper (Table 3)", "our runs"),
     goodnessTable(ours.analysis),

@@ -12,6 +12,7 @@ import {
   type AnalysisInput,
   analysisJson,
   frameAnalysisInput,
+  OUR_RUNS_EQ1_MIN_E_START,
   paperComparison,
   releaseAnalysisInput,
 } from "../analysis/mod.ts";
@@ -383,6 +384,8 @@ export async function reproduce(opts: ReproduceOptions): Promise<ReproduceResult
     release: analysisJson(relA),
     release_vs_paper: paperComparison(relA),
     ours: ours ? analysisJson(ours.analysis) : null,
+    // Our fits' settings (eq1MinEStart: an E_start sitting at 1 may be that bound).
+    ours_options: ours ? ours.analysis.options : null,
     ours_vs_paper: ours ? paperComparison(ours.analysis) : null,
     sweep: sweep ?? null,
     fit_error: fitError ?? null,
@@ -550,6 +553,7 @@ async function fitOurs(
       analyse(input, {
         ...plan.fitOpts,
         heldOutMaxN: heldOutMaxNOf(Ns),
+        eq1MinEStart: OUR_RUNS_EQ1_MIN_E_START,
       }));
     const claims = checkClaims(frame, analysis);
     return {
