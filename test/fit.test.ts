@@ -122,6 +122,34 @@ describe("linear laws: exact least squares", () => {
   });
 });
 
+/**
+ * The joint objective's gradient at `joint` ([a, b', c, d', u, v]) and variable projection's
+ * reduced gradient at `reduced` ([u, v]) against central differences of the objectives.
+ */
+function expectCentralDifferences(
+  prob: ReturnType<typeof saturatingProblem>,
+  joint: number[],
+  reduced: number[],
+): void {
+  const cases = [
+    { fg: prob.jointFG, at: joint, tol: (fd: number) => 1e-8 * Math.max(1, Math.abs(fd)) + 1e-12 },
+    // Variable projection: reduced gradient = finite difference of the reduced objective.
+    { fg: prob.varproFG, at: reduced, tol: () => 1e-9 },
+  ];
+  for (const { fg, at, tol } of cases) {
+    const th = Float64Array.from(at), g = new Float64Array(at.length);
+    const tmp = new Float64Array(at.length);
+    fg(th, g);
+    for (let k = 0; k < at.length; k++) {
+      const h = 1e-6, up = th.slice(), dn = th.slice();
+      up[k] += h;
+      dn[k] -= h;
+      const fd = (fg(up, tmp) - fg(dn, tmp)) / (2 * h);
+      expect(Math.abs(g[k] - fd)).toBeLessThan(tol(fd));
+    }
+  }
+}
+
 describe("Eq. (1) on the authors' release", () => {
   const fits = {} as Record<Technique, ReturnType<typeof fitLaw<Eq1Params>>>;
   beforeAll(() => {
@@ -168,26 +196,7 @@ describe("Eq. (1) on the authors' release", () => {
   });
   it("the optimiser's objective gradients match finite differences", () => {
     const prob = saturatingProblem(eq1Law, data["Hash"]);
-    const th = Float64Array.of(-0.08, -0.05, 0.01, 0.4, 1.3, 2.0);
-    const g = new Float64Array(6), gu = new Float64Array(6), gd = new Float64Array(6);
-    prob.jointFG(th, g);
-    for (let k = 0; k < 6; k++) {
-      const h = 1e-6, up = th.slice(), dn = th.slice();
-      up[k] += h;
-      dn[k] -= h;
-      const fd = (prob.jointFG(up, gu) - prob.jointFG(dn, gd)) / (2 * h);
-      expect(Math.abs(g[k] - fd)).toBeLessThan(1e-8 * Math.max(1, Math.abs(fd)) + 1e-12);
-    }
-    // Variable projection: reduced gradient = finite difference of the reduced objective.
-    const t2 = Float64Array.of(1.3, 2.0), g2 = new Float64Array(2), tmp = new Float64Array(2);
-    prob.varproFG(t2, g2);
-    for (let k = 0; k < 2; k++) {
-      const h = 1e-6, up = t2.slice(), dn = t2.slice();
-      up[k] += h;
-      dn[k] -= h;
-      const fd = (prob.varproFG(up, tmp) - prob.varproFG(dn, tmp)) / (2 * h);
-      expect(Math.abs(g2[k] - fd)).toBeLessThan(1e-9);
-    }
+    expectCentralDifferences(prob, [-0.08, -0.05, 0.01, 0.4, 1.3, 2.0], [1.3, 2.0]);
   });
   it("a lower bound on E_start: inactive where the optimum lies above it, binding where not", () => {
     for (const t of TECHNIQUES) {
@@ -220,25 +229,7 @@ describe("Eq. (1) on the authors' release", () => {
     // Every u maps to or above log2 2 = 1.
     expect(prob.lsOf(-40)).toBeGreaterThanOrEqual(1);
     expect(prob.lsOf(-5)).toBeGreaterThan(1);
-    const th = Float64Array.of(-0.08, -0.05, 0.01, 0.4, 0.3, 2.0);
-    const g = new Float64Array(6), tmp = new Float64Array(6);
-    prob.jointFG(th, g);
-    for (let k = 0; k < 6; k++) {
-      const h = 1e-6, up = th.slice(), dn = th.slice();
-      up[k] += h;
-      dn[k] -= h;
-      const fd = (prob.jointFG(up, tmp) - prob.jointFG(dn, tmp)) / (2 * h);
-      expect(Math.abs(g[k] - fd)).toBeLessThan(1e-8 * Math.max(1, Math.abs(fd)) + 1e-12);
-    }
-    const t2 = Float64Array.of(-0.7, 2.0), g2 = new Float64Array(2), tmp2 = new Float64Array(2);
-    prob.varproFG(t2, g2);
-    for (let k = 0; k < 2; k++) {
-      const h = 1e-6, up = t2.slice(), dn = t2.slice();
-      up[k] += h;
-      dn[k] -= h;
-      const fd = (prob.varproFG(up, tmp2) - prob.varproFG(dn, tmp2)) / (2 * h);
-      expect(Math.abs(g2[k] - fd)).toBeLessThan(1e-9);
-    }
+    expectCentralDifferences(prob, [-0.08, -0.05, 0.01, 0.4, 0.3, 2.0], [-0.7, 2.0]);
   });
   it("Huber objective fits and stays close to the MSE fit", () => {
     const h = fitLaw(eq1Law, data["S-Base"], { restarts: 100, seed: 0, loss: "huber" });
