@@ -40,11 +40,11 @@
  *   dense 3.953) the policy collapses onto few experts (entropy 0.77-0.90 nats of ln 32 = 3.47,
  *   busiest expert 3.9-6.5x its share, 10-31% of choices dropped): initStd 2 gave 4.185 (31%
  *   dropped), balanceWeight 0.01 4.241 (4-6% dropped). Neither helps.
- * - In the version-6 standard sweep (d_model 160, E = 32, seeds 0 / 1: 4.046 / 4.122, dense 3.772)
- *   a slower policy (routerLr 0.25, the rate that helped S-BASE at large E) is worse, 4.104 / 4.179,
- *   and collapses all the same (busiest expert 3.3-12.9x its share, 10-36% of choices dropped;
- *   `deno run -A scripts/retrain_variant.ts data/ours/standard "RL-R d160L2 E32 R1 k1 seed0"
- *   --option routerLr=0.25`).
+ * - In the version-6 standard sweep on the AVX2 EPYC (d_model 160, E = 32, seeds 0 / 1: 4.046 /
+ *   4.122, dense 3.772) a slower policy (routerLr 0.25, the rate that helped S-BASE at large E) is
+ *   worse, 4.104 / 4.179, and collapses all the same (busiest expert 3.3-12.9x its share, 10-36%
+ *   of choices dropped; `deno run -A scripts/retrain_variant.ts data/ours/standard
+ *   "RL-R d160L2 E32 R1 k1 seed0" --option routerLr=0.25`).
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { gelu, linear, stopGradient } from "../nn/mod.ts";

@@ -14,8 +14,8 @@ import type { SweepSpec, SweepSpecInput } from "./types.ts";
  * Sinkhorn balancing does, and a router learning rate of min(1, 8 / E) x the model's (1 up to
  * E = 8, 0.25 at E = 32). With the library's defaults (std 0.02, plain top-1 at evaluation, full rate)
  * S-BASE's loss rose from E = 4 to E = 16-32 at d_model 128-160 in the standard sweep; with these it
- * beats dense in every cell and falls with E beyond the seed spread at 3 of 4 sizes. The
- * measurements: docs/routers.md.
+ * beats dense at every E >= 16 (and at E = 4 in 2 to 4 of 4 sizes, by machine) and falls with E
+ * beyond the seed spread at 3 of 4 sizes. The measurements: docs/routers.md.
  */
 const SBASE_OPTIONS = { initStdPerExpert: 0.005, balanceBias: true, routerLrTimesE: 8 };
 
@@ -54,9 +54,10 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   // tokens per non-embedding parameter), evaluated on the same 64 held-out batches (65k tokens).
   // Each technique's Eq. (1) fit sees 3 sizes x 3 expert counts (dense joins it as E = 1).
   // Measured: 12 min 33 s of sweep (24.0 min of run time) on the 2-core AVX2 AMD EPYC of
-  // 2026-12-03 (OpenBLAS, 2 processes, code version 6, nothing else running; README, "Our quick
-  // sweep"). Verdicts: S-BASE and HASH beat dense in 6 of 6 cells and fall from E = 4 to 16 at
-  // every size, RL-R level in 5 and better in 1, dense falls with size. Why E = 8 went: with it
+  // 2026-12-03 and 9 min 23 s on a 2-core AVX-512 one the same day (OpenBLAS, 2 processes, code
+  // version 6, nothing else running; README, "Our quick sweep"). Verdicts, the same on both: S-BASE
+  // and HASH beat dense in 6 of 6 cells and fall from E = 4 to 16 at every size, RL-R level in 5
+  // and better in 1, dense falls with size. Why E = 8 went: with it
   // (50 runs) the same sweep took 17 min 55 s on that machine, over the 15-minute target (13 min
   // 29 s on an earlier, faster one); its 15 E = 8 runs were 31% of the run time (10.9 of 35.5 min)
   // and changed no verdict (at E = 8 S-BASE and HASH beat dense in every cell, RL-R was level or
@@ -92,8 +93,10 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   // A CPU evening (at most 2 hours on 2 cores): 4 sizes (d_model 64 / 96 / 128 / 160) x (dense +
   // 3 routers x E in {4, 16, 32}), 2 seeds at the smallest and the largest size (the seed spread
   // every claim is judged against) and 1 in between: 60 runs of 1,920 steps x 1024 tokens (1.97M
-  // tokens, 0.32 passes over the training split). Measured: 106.6 min of sweep on 2 processes on
-  // the 2-core AVX2 AMD EPYC of 2026-12-03 (code version 6; README, "Our standard sweep").
+  // tokens, 0.32 passes over the training split). Measured in one go with SBASE_OPTIONS: 91.4 min
+  // of sweep on 2 processes (178.9 min of run time) on a 2-core AVX-512 AMD EPYC on 2026-12-03,
+  // 220.5 min of run time (about 113 min of sweep) on the 2-core AVX2 EPYC (code version 6;
+  // README, "Our standard sweep").
   // Why these numbers. The version-6 sweep before it (E = 8 as well, 960 steps, 78 runs: 96.6 min
   // on a slower 2-core AVX2 machine, about 1.6x slower per step than this one) left S-BASE level
   // with or worse than dense at E = 4-8 for d_model 128-160: its training loss trails dense early
@@ -104,8 +107,10 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
   // size, but at E = 16-32 for d_model 128-160 its router stayed at uniform entropy and it fell
   // back to dense; with SBASE_OPTIONS (2026-12-03: its 18 runs retrained, 4,595 s of run time
   // against 3,842 s, so about 113 min in one go; the other 42 unchanged and reused by run id)
-  // S-BASE beats dense in 12 of 12 cells and its loss falls from E = 4 to 32 beyond the seed
-  // spread at 3 of 4 sizes (README, "Our standard sweep"). Why no d_model 32: in the first
+  // S-BASE beat dense in 12 of 12 cells on the AVX2 machine and in 10 of 12 (E = 4 level at
+  // d_model 96 and 160) on the AVX-512 one, a fresh draw of its top-1 choices; its loss falls
+  // from E = 4 to 32 beyond the seed spread at 3 of 4 sizes on both (README, "Our standard
+  // sweep"). Why no d_model 32: in the first
   // standard sweep (code version 4) S-BASE at d_model 32 gained the same 0.019-0.024 nats at every
   // E from 2 to 32: a 25k-parameter model gains little from more experts. Warmup 100, not the
   // quick preset's 20: at 20, dense d_model 128 seed 0 stalled on a plateau (train loss 5.2 at
