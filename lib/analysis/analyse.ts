@@ -23,6 +23,7 @@ import {
 } from "../laws/mod.ts";
 import {
   bootstrap,
+  checkMinStart,
   EPC_EXAMPLE,
   eq1ProfileRegion,
   type FitData,
@@ -155,11 +156,7 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     eq1MinEStart: opts.eq1MinEStart ?? 0,
   };
   checkBootstrap(o.bootstrap);
-  if (!(o.eq1MinEStart >= 0 && Number.isFinite(o.eq1MinEStart))) {
-    throw new Error(
-      `eq1MinEStart must be a finite number >= 0 (0: no bound), got ${o.eq1MinEStart}`,
-    );
-  }
+  checkMinStart(o.eq1MinEStart, "eq1MinEStart");
   const progress = opts.onProgress ?? (() => {});
   const available = Object.keys(input.techniques);
   const names = opts.techniques ?? available;
@@ -178,8 +175,7 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     (hasDense ? 1 : 0);
   let bootstrapIndex = 0;
   // The bound applies to Eq. (1) only (the generalised law's B_start is not an expert count).
-  const settingsOf = (law: Law): LawFitSettings =>
-    law === eq1Law ? { ...o, minStart: o.eq1MinEStart } : o;
+  const minStartOf = (law: Law) => law === eq1Law ? o.eq1MinEStart : 0;
   const fitOf = <P extends Record<string, number>>(
     technique: string,
     law: Law<P>,
@@ -190,7 +186,7 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
     return lawFit(
       law,
       d,
-      settingsOf(law as unknown as Law),
+      { ...o, minStart: minStartOf(law as unknown as Law) },
       `${law.name} fit${ofTechnique(technique)}`,
       (done, total) => opts.onBootstrap?.({ label, index, count: bootstrapped, done, total }),
     );
@@ -246,7 +242,7 @@ export function analyse(input: AnalysisInput, opts: AnalysisOptions = {}): Analy
           seed: o.seed,
           loss: o.loss,
           maxTrainN: o.heldOutMaxN,
-          minStart: settingsOf(law as unknown as Law).minStart,
+          minStart: minStartOf(law as unknown as Law),
         });
         requireFinite(`${law.name} held-out check${ofTechnique(t)}`, {
           ...r.fit.params,

@@ -20,7 +20,7 @@ export interface FitOpts {
   restarts?: number;
   seed?: number;
   /** Lower bound on Eq. (1)'s E_start (AnalysisOptions.eq1MinEStart; default 0: none). */
-  minEStart?: number;
+  eq1MinEStart?: number;
 }
 
 export interface Eq1FitOpts extends FitOpts {
@@ -54,7 +54,7 @@ export function fitEq1PerTechnique(
     bootstrapRestarts: opts.bootRestarts ?? 20,
     seed: opts.seed ?? 0,
     loss: "mse" as const,
-    minStart: opts.minEStart ?? 0,
+    minStart: opts.eq1MinEStart ?? 0,
   };
   checkBootstrap(o.bootstrap);
   const out: Record<string, Eq1Fit> = {};

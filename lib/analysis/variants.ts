@@ -109,7 +109,7 @@ export function residualData(frame: pl.DataFrame, opts: FitOpts = {}): ResidualR
       fitLaw(eq1Law, d, {
         restarts: opts.restarts ?? 500,
         seed: opts.seed ?? 0,
-        minStart: opts.minEStart ?? 0,
+        minStart: opts.eq1MinEStart ?? 0,
       }).params,
       "Eq. (1) refit",
       t,

@@ -22,6 +22,7 @@ export {
   quantileSorted,
 } from "./bootstrap.ts";
 export {
+  checkMinStart,
   fitSaturatingProblem,
   type SatFitOptions,
   type SatParams,

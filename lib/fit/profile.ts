@@ -14,7 +14,7 @@
  * at the bound, and a region that reaches it is closed there by the bound, not by the data
  * (`atMin`), so the words say which.
  */
-import { SatProblem } from "./saturating.ts";
+import { checkMinStart, SatProblem } from "./saturating.ts";
 
 /** The region's extent along one parameter, natural units. */
 export interface ProfileSpan {
@@ -95,9 +95,7 @@ export function eq1ProfileRegion(
   }
   const prob = new SatProblem(N, E, loss);
   const minStart = opts.minStart ?? 0;
-  if (!(minStart >= 0 && Number.isFinite(minStart))) {
-    throw new Error(`profile minStart must be a finite number >= 0 (0: none), got ${minStart}`);
-  }
+  checkMinStart(minStart, "profile minStart");
   const [s0, s1] = opts.log2Start ?? [-4, 10];
   const bounded = minStart > 0 && Math.log2(minStart) > s0;
   const starts = grid(bounded ? [Math.log2(minStart), s1] : [s0, s1], step);

@@ -31,6 +31,13 @@ export function invSoftplus(gap: number): number {
   return gap > 30 ? gap : Math.log(Math.expm1(gap));
 }
 
+/** Throws unless `minStart` (a lower bound on the start parameter) is finite and >= 0 (0: none). */
+export function checkMinStart(minStart: number, what = "minStart"): void {
+  if (!(minStart >= 0 && Number.isFinite(minStart))) {
+    throw new Error(`${what} must be a finite number >= 0 (0: no bound), got ${minStart}`);
+  }
+}
+
 /** Raw solution in the optimiser's coordinates. */
 export interface SatSolution {
   /** [a, b', c, d', ls, v] (centred linear part). */
@@ -75,9 +82,7 @@ export class SatProblem {
     loss: ArrayLike<number>,
     minStart = 0,
   ) {
-    if (!(minStart >= 0 && Number.isFinite(minStart))) {
-      throw new Error(`minStart must be a finite number >= 0 (0: no bound), got ${minStart}`);
-    }
+    checkMinStart(minStart);
     this.lsMin = minStart > 0 ? Math.log2(minStart) : -Infinity;
     const n = (this.n = loss.length);
     this.z = new Float64Array(n);

@@ -83,7 +83,7 @@ export function sweepFigures(
         residualData(frame, {
           restarts: opts.restarts,
           seed: opts.seed,
-          minEStart: analysis.options.eq1MinEStart,
+          eq1MinEStart: analysis.options.eq1MinEStart,
         }),
       ),
   );
