@@ -1,7 +1,8 @@
 /**
  * Prints a sweep's per-router table (Markdown) and the claims the kit draws from it, as README
  * quotes them:
- *   deno run -A scripts/sweep_tables.ts data/ours/standard      (a shipped sweep)
+ *   deno run -A scripts/sweep_tables.ts data/ours/standard      (a shipped sweep, with its
+ *     supplements; add --base-only for the shipped sweep alone)
  *   deno run -A scripts/sweep_tables.ts out/reproduce/sweep quick (a sweep folder and its preset)
  *   deno run -A scripts/sweep_tables.ts data/ours/standard --with PROBE_DIR
  *     (a shipped sweep whose runs of the routers in the second shipped sweep are replaced by
@@ -25,15 +26,16 @@ import {
 } from "../lib/report/mod.ts";
 import { expandSpec, loadShippedSweep, loadSweepResults, preset } from "../lib/sweep/mod.ts";
 
-const [dir, second, probeDir] = Deno.args;
+const baseOnly = Deno.args.includes("--base-only");
+const [dir, second, probeDir] = Deno.args.filter((a) => a !== "--base-only");
 if (!dir || (second === "--with" && !probeDir)) {
-  throw new Error("usage: scripts/sweep_tables.ts DIR [PRESET | --with PROBE_DIR]");
+  throw new Error("usage: scripts/sweep_tables.ts DIR [PRESET | --with PROBE_DIR] [--base-only]");
 }
 let results: pl.DataFrame;
 if (second && second !== "--with") {
   const ids = expandSpec(preset(second)).map((r) => r.runId);
   results = loadSweepResults(dir).filter(pl.col("run_id").isIn(ids));
-} else results = loadShippedSweep(dir).results;
+} else results = loadShippedSweep(dir, console.warn, { supplements: !baseOnly }).results;
 if (second === "--with") {
   const probe = loadShippedSweep(probeDir).results.filter(pl.col("E").cast(pl.Float64).gt(1));
   const routers = [...new Set(probe.getColumn("router").toArray() as string[])];

@@ -490,12 +490,22 @@ describe("notebook 50: the committed standard sweep as its narration describes i
     expect(Math.max(...widths)).toBe(num(hi));
     const run = JSON.parse(String(s.results.row(0)[s.results.columns.indexOf("config")]));
     expectNear(run.steps * run.batchSize * run.seqLen, tokens, "tokens a run");
-    const seedsAt = (d: number) =>
+    const seedsAt = (d: number, router: string) =>
       new Set(
-        s.results.filter(pl.col("dModel").eq(d)).getColumn("seed").toArray() as number[],
+        s.results.filter(pl.col("dModel").eq(d).and(pl.col("router").eq(pl.lit(router))))
+          .getColumn("seed").toArray() as number[],
       ).size;
-    expect(seedsAt(Math.min(...widths))).toBe(2);
-    expect(seedsAt(Math.max(...widths))).toBe(2);
+    const [ends, supplemented] = claim(
+      NB,
+      "ed18a0b3",
+      /(\w+) seeds at the smallest and the largest size\) with its `standard-seeds` supplement, which takes S-BASE and dense to (\w+) seeds at every size/,
+    );
+    expect(seedsAt(Math.min(...widths), "Hash")).toBe(num(ends));
+    expect(seedsAt(Math.max(...widths), "Hash")).toBe(num(ends));
+    for (const d of widths) {
+      expect(seedsAt(d, "S-Base"), `S-BASE d${d}`).toBe(num(supplemented));
+      expect(seedsAt(d, "Dense"), `dense d${d}`).toBe(num(supplemented));
+    }
   });
 
   it("the N range and its span as stated", () => {

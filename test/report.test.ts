@@ -16,7 +16,12 @@ import {
 import { RELEASE_FIGURES } from "../lib/figures/mod.ts";
 import { fmt } from "../lib/analysis/mod.ts";
 import { TABLE3 } from "../lib/laws/mod.ts";
-import { expandSpec, type SweepSpecInput, validateSpec } from "../lib/sweep/mod.ts";
+import {
+  expandSpec,
+  loadShippedSweep,
+  type SweepSpecInput,
+  validateSpec,
+} from "../lib/sweep/mod.ts";
 import { curvesPath } from "./_curves.ts";
 
 const CLI = new URL("../lib/cli/reproduce.ts", import.meta.url).pathname;
@@ -325,7 +330,7 @@ describe("deno task reproduce", () => {
     const r = await runCli(["--out", join(tmp, "bad"), "--preset", "nope"]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('Unknown sweep preset "nope"');
-    for (const p of ["smoke", "mini", "quick", "standard", "full", "gpu"]) {
+    for (const p of ["smoke", "mini", "quick", "standard", "standard-seeds", "full", "gpu"]) {
       expect(r.err).toContain(p);
     }
     expect(existsSync(join(tmp, "bad"))).toBe(false);
@@ -356,14 +361,20 @@ describe("deno task reproduce", () => {
     expect(page).toContain("These are the kit's committed results");
     const s = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
     expect(s.preset).toBe("standard");
+    expect(page).toContain("Supplemented by <code>standard-seeds</code>");
     const helps = s.claims.ours.find((c: { id: string }) => c.id === "routing_helps");
-    // Two seeds at the smallest and the largest size: at each, dense + 3 routers x the routed E
-    // of the committed spec (2 x 10 configurations for E = 4, 16, 32) measure the spread.
-    const spec = JSON.parse(
-      readFileSync(new URL("../data/ours/standard/spec.json", import.meta.url), "utf8"),
+    // The spread is measured on every configuration run with two seeds or more, counted here
+    // from the committed runs' labels (the sweep and its seeds supplement together).
+    const shipped = loadShippedSweep(join(root, "data/ours/standard"), () => {});
+    const seeds = new Map<string, number>();
+    for (const label of shipped.results.getColumn("label").toArray() as string[]) {
+      const cell = label.replace(/ seed\d+$/, "");
+      seeds.set(cell, (seeds.get(cell) ?? 0) + 1);
+    }
+    expect(helps.spread.cells).toBe([...seeds.values()].filter((n) => n >= 2).length);
+    expect(helps.spread.runs).toBe(
+      [...seeds.values()].filter((n) => n >= 2).reduce((a, b) => a + b, 0),
     );
-    const routedE = (spec.experts as number[]).filter((e) => e > 1).length;
-    expect(helps.spread.cells).toBe(2 * (1 + spec.routers.length * routedE));
     const both = await runCli(["--out", out, "--shipped", "x", "--preset", "quick"]);
     expect(both.code).toBe(1);
     expect(both.err).toContain("--shipped reports a committed sweep under its own spec");

@@ -6,6 +6,7 @@ import {
   loadShippedSweep,
   loadSweepResults,
   machineInfo,
+  plannedShippedRuns,
   runIdOf,
   runSweep,
   sameRounding,
@@ -122,6 +123,62 @@ describe("shipped sweep results", () => {
     ).rejects.toThrow(/lacks 4 of the spec's 4 runs.*finish the sweep/s);
   });
 
+  it("a supplement adds seeds: it ships only new runs, loads with its base, and must match it", async () => {
+    const out = tmp(), dest = tmp();
+    const spec = validateSpec(SPEC);
+    await runSweep(spec, { out, log: () => {} });
+    await exportSweep(out, dest, spec, ["(test)"], expandSpec(spec).map((r) => r.runId));
+    // Seeds 0-2: runs into the base's folder as a guest and trains only seed 2.
+    const more = validateSpec({
+      ...SPEC,
+      name: "ship-test-seeds",
+      sizes: [{ dModel: 16, layers: 1, heads: 2, seeds: [0, 1, 2] }],
+    });
+    const ran = await runSweep(more, { out, log: () => {}, allowOtherSpec: true });
+    expect(ran.ran.length).toBe(2);
+    const supDir = `${dest}/supplements/seeds`;
+    const moreIds = expandSpec(more).map((r) => r.runId);
+    const m = await exportSweep(out, supDir, more, [], moreIds, loadShippedSweep(dest));
+    expect(m.runs).toBe(2);
+    expect(m.supplementOf).toBe("ship-test");
+
+    const merged = loadShippedSweep(dest);
+    expect(merged.supplements.map((x) => x.spec.name)).toEqual(["ship-test-seeds"]);
+    expect(merged.results.height).toBe(6);
+    expect(new Set(merged.results.getColumn("run_id").toArray()).size).toBe(6);
+    expect(merged.results.getColumn("seed").toArray().sort()).toEqual([0, 0, 1, 1, 2, 2]);
+    expect(merged.curves.height).toBe(6 * 6);
+    expect(plannedShippedRuns(merged).map((r) => r.runId).sort()).toEqual([...moreIds].sort());
+    expect(loadShippedSweep(dest, () => {}, { supplements: false }).results.height).toBe(4);
+
+    // Nothing new to add: refused.
+    await expect(exportSweep(out, tmp(), spec, [], expandSpec(spec).map((r) => r.runId), merged))
+      .rejects.toThrow(/already in .*nothing to supplement/);
+    // A base whose shared run scored otherwise (another machine's rounding): refused on export.
+    const other = tmp();
+    await exportSweep(out, other, spec, ["(test)"], expandSpec(spec).map((r) => r.runId));
+    const csv = await Deno.readTextFile(`${other}/results.csv`);
+    const loss = String(loadShippedSweep(other).results.getColumn("val_loss").toArray()[0]);
+    await Deno.writeTextFile(
+      `${other}/results.csv`,
+      csv.replace(loss, String(Number(loss) + 0.01)),
+    );
+    await expect(exportSweep(out, tmp(), more, [], moreIds, loadShippedSweep(other)))
+      .rejects.toThrow(/1 run\(s\) shared with .* scored otherwise.*rounds differently/s);
+    // A supplement from a machine that rounds otherwise: refused on load, and the base alone reads.
+    const manifest = JSON.parse(await Deno.readTextFile(`${supDir}/manifest.json`));
+    await Deno.writeTextFile(
+      `${supDir}/manifest.json`,
+      JSON.stringify({ ...manifest, machine: { ...manifest.machine, rounding: "another CPU" } }),
+    );
+    expect(() => loadShippedSweep(dest)).toThrow(/cannot extend .*rounds otherwise/s);
+    expect(loadShippedSweep(dest, () => {}, { supplements: false }).results.height).toBe(4);
+    // A plain export is no supplement: refused, with the way out.
+    await Deno.remove(supDir, { recursive: true });
+    await exportSweep(out, supDir, more, [], moreIds);
+    expect(() => loadShippedSweep(dest)).toThrow(/not exported as a supplement.*--supplement-of/s);
+  });
+
   it("names what a shipped folder holds when one is missing", () => {
     expect(() => loadShippedSweep(tmp())).toThrow(/manifest\.json cannot be read.*--export/s);
   });
@@ -170,10 +227,22 @@ describe("the committed standard sweep", () => {
   let cached: ReturnType<typeof loadShippedSweep> | undefined;
   const standard = () => (cached ??= loadShippedSweep(STANDARD));
 
-  it("holds every run of the standard preset, each id the hash of its config", () => {
+  it("holds every run of the standard preset and its seeds supplement, each id the hash of its config", () => {
     const shipped = standard();
-    const planned = expandSpec(shipped.spec);
-    expect(shipped.results.height).toBe(planned.length);
+    expect(shipped.spec.name).toBe("standard");
+    expect(loadShippedSweep(STANDARD, () => {}, { supplements: false }).results.height)
+      .toBe(expandSpec(shipped.spec).length);
+    expect(shipped.supplements.map((x) => x.spec.name)).toEqual(["standard-seeds"]);
+    expect(shipped.results.height).toBe(plannedShippedRuns(shipped).length);
+    // S-BASE and dense: four seeds in every cell; HASH and RL-R keep the standard preset's.
+    const seedsOf = new Map<string, number>();
+    for (const label of shipped.results.getColumn("label").toArray() as string[]) {
+      const cell = label.replace(/ seed\d+$/, "");
+      seedsOf.set(cell, (seedsOf.get(cell) ?? 0) + 1);
+    }
+    for (const [cell, n] of seedsOf) {
+      expect(n, cell).toBe(/^(S-Base|Dense) /.test(cell) ? 4 : /d(64|160)L/.test(cell) ? 2 : 1);
+    }
     const configs = shipped.results.getColumn("config").toArray() as string[];
     const ids = shipped.results.getColumn("run_id").toArray() as string[];
     configs.forEach((c, i) =>
@@ -234,6 +303,20 @@ describe("the committed standard sweep", () => {
     },
     300_000,
   );
+
+  it("the seeds supplement measures S-BASE's and dense's spread at every size instead of borrowing it", () => {
+    const sizesMeasured = (results: pl.DataFrame, group: string) =>
+      frameSeedSpread(ourMainFrame(results, () => {}))!.byGroup!.find((g) => g.group === group)!
+        .bySize.map((z) => z.size);
+    const alone = loadShippedSweep(STANDARD, () => {}, { supplements: false }).results;
+    const Ns = [...new Set(alone.getColumn("N").toArray() as number[])].sort((a, b) => a - b);
+    // The standard preset alone repeats its smallest and largest size; d_model 96 and 128 borrow.
+    expect(sizesMeasured(alone, "S-Base")).toEqual([Ns[0], Ns[3]]);
+    expect(sizesMeasured(alone, "Dense")).toEqual([Ns[0], Ns[3]]);
+    expect(sizesMeasured(standard().results, "S-Base")).toEqual(Ns);
+    expect(sizesMeasured(standard().results, "Dense")).toEqual(Ns);
+    expect(sizesMeasured(standard().results, "Hash")).toEqual([Ns[0], Ns[3]]);
+  });
 
   it("Eq. (1) on these runs: unbounded, E_start slides below 1; bounded at 1, in range at no cost", () => {
     const frame = ourMainFrame(standard().results, () => {});

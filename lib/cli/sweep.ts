@@ -2,7 +2,7 @@
  * deno task sweep --preset quick --out DIR [--shard i/n] [--spec FILE] [--list]
  *                 [--allow-other-spec]
  * deno task sweep --merge DIR [DIR ...]
- * deno task sweep --preset standard --out DIR --export DEST
+ * deno task sweep --preset standard --out DIR --export DEST [--supplement-of BASE]
  *
  * Runs (or resumes) a sweep into DIR; a rerun skips finished runs, resumes unfinished ones and
  * retrains runs whose result no longer reads back. DIR belongs to the first spec run into it.
@@ -13,6 +13,7 @@ import {
   expandSpec,
   exportSweep,
   formatProgress,
+  loadShippedSweep,
   loadSpecFile,
   preset,
   PRESET_NAMES,
@@ -39,10 +40,13 @@ const USAGE = `usage:
                       as a guest that leaves DIR to its spec; without it such a DIR is refused,
                       as its summary would pool both specs' runs
   deno task sweep --merge DIR [DIR ...]
-  deno task sweep (--preset NAME | --spec FILE) --out DIR --export DEST
+  deno task sweep (--preset NAME | --spec FILE) --out DIR --export DEST [--supplement-of BASE]
   --export DEST: write DIR's finished runs of the spec to DEST (results.csv, curves and router
                  metrics as Parquet, spec.json, manifest.json with the code version and machine),
-                 the small folder the kit ships under data/ours/; trains nothing`;
+                 the small folder the kit ships under data/ours/; trains nothing
+  --supplement-of BASE: with --export, leave out the runs the shipped folder BASE already holds
+                 (after checking DIR scored them the same): DEST then extends BASE, e.g. with
+                 more seeds, and is read with it from BASE/supplements/NAME`;
 
 function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
   // --name=value is the same as --name value
@@ -69,6 +73,7 @@ function parseArgs(raw: string[]): Record<string, string | string[] | boolean> {
         "--run-module",
         "--workers",
         "--export",
+        "--supplement-of",
       ]
         .includes(a)
     ) {
@@ -106,17 +111,26 @@ async function main(): Promise<number> {
     return 0;
   }
   if (!args.out) throw new Error(`--out DIR is required\n${USAGE}`);
+  if (args["supplement-of"] && !args.export) {
+    throw new Error(`--supplement-of BASE goes with --export DEST\n${USAGE}`);
+  }
   if (args.export) {
     const source = args.spec ? `--spec ${args.spec}` : `--preset ${args.preset}`;
+    const baseDir = args["supplement-of"] as string | undefined;
+    const base = baseDir ? loadShippedSweep(baseDir) : undefined;
+    const also = baseDir ? ` --supplement-of ${baseDir}` : "";
     const m = await exportSweep(
       args.out as string,
       args.export as string,
       spec,
       [
-        `deno task sweep ${source} --out ${args.out} --workers 2`,
-        `deno task sweep ${source} --out ${args.out} --export ${args.export}`,
+        // A supplement runs into its base's sweep folder to reuse the runs they share.
+        `deno task sweep ${source} --out ${args.out} --workers 2` +
+        (baseDir ? " --allow-other-spec" : ""),
+        `deno task sweep ${source} --out ${args.out} --export ${args.export}${also}`,
       ],
       expandSpec(spec).map((r) => r.runId),
+      base,
     );
     console.log(
       `exported ${m.runs} runs (${m.diverged} diverged) of ${m.sweep} to ${args.export}: ` +

@@ -37,6 +37,8 @@ export interface SweepInfo {
     machine: string;
     exportedAt: string;
     commands: string[];
+    /** Runs of other specs that extend the committed sweep (more seeds), each with its commands. */
+    supplements?: { sweep: string; runs: number; sweepWallS: number; commands: string[] }[];
   };
   /** Runs of the preset, runs with a result, diverged ones, runs left out of the fits. */
   planned: number;
@@ -355,6 +357,13 @@ function sweepSection(c: ReportContent): string[] {
         }, exported ${e(s.shipped.exportedAt)}. To train them again: ${
           s.shipped.commands.map((cmd) => `<code>${e(cmd)}</code>`).join(", then ")
         }.</p>`,
+      ...(s.shipped.supplements ?? []).map((x) =>
+        `<p>Supplemented by <code>${e(x.sweep)}</code>: ${x.runs} more runs of the same code on ` +
+        `the same machine (${(x.sweepWallS / 60).toFixed(1)} min of sweep), counted among the ` +
+        `runs above. To train them again: ${
+          x.commands.map((cmd) => `<code>${e(cmd)}</code>`).join(", then ")
+        }.</p>`
+      ),
     );
   }
   if (s.runs?.length) {

@@ -30,6 +30,7 @@ import {
   loadSpecFile,
   loadSweepCurves,
   loadSweepResults,
+  plannedShippedRuns,
   preset,
   runCost,
   runSweep,
@@ -523,7 +524,7 @@ async function fitOurs(
   const { shipped, spec } = plan;
   const { planned, ids, results, missing } = shipped
     ? {
-      planned: expandSpec(shipped.spec),
+      planned: plannedShippedRuns(shipped),
       ids: new Set(shipped.results.getColumn("run_id").toArray() as string[]),
       results: shipped.results,
       missing: "",
@@ -598,6 +599,12 @@ function sweepInfoOf(
           `${m.machine.cpu}, ${m.machine.logicalCores} logical cores, deno ${m.machine.deno}`,
         exportedAt: m.exportedAt,
         commands: m.commands,
+        supplements: shipped!.supplements.map((x) => ({
+          sweep: x.spec.name,
+          runs: x.manifest.runs,
+          sweepWallS: x.manifest.sweepWallS,
+          commands: x.manifest.commands,
+        })),
       }
       : undefined,
     planned: planned.length,

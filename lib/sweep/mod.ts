@@ -61,10 +61,13 @@ export {
   loadShippedSweep,
   type MachineInfo,
   machineInfo,
+  plannedShippedRuns,
   roundingFingerprint,
   sameRounding,
   type ShippedManifest,
+  type ShippedSupplement,
   type ShippedSweep,
+  SUPPLEMENTS,
   sweepWall,
 } from "./shipped.ts";
 export {

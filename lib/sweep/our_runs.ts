@@ -48,9 +48,13 @@ export async function ourRuns(opts: {
       results: s.results,
       curves: s.curves,
       router: s.router,
-      source: `${SHIPPED_STANDARD}: the committed ${s.spec.name} sweep (${s.results.height} ` +
+      source: `${SHIPPED_STANDARD}: the committed ${s.spec.name} sweep (${s.manifest.runs} ` +
         `runs, training code version ${s.manifest.trainingCodeVersion}, ` +
-        `${(s.manifest.sweepWallS / 60).toFixed(0)} min on ${s.manifest.machine.cpu})`,
+        `${(s.manifest.sweepWallS / 60).toFixed(0)} min on ${s.manifest.machine.cpu})` +
+        s.supplements.map((x) =>
+          `, with ${x.manifest.runs} runs of its supplement ${x.spec.name} ` +
+          `(${(x.manifest.sweepWallS / 60).toFixed(0)} min)`
+        ).join(""),
     };
   }
   const spec = preset(which);

@@ -7,16 +7,20 @@
  *   DEST/router.parquet   the routers' metrics records
  *   DEST/spec.json        the spec the sweep ran
  *   DEST/manifest.json    training code version, machine, sweep wall time, the commands
+ *   DEST/supplements/NAME/ optional: runs of another spec that extend this sweep (more seeds of
+ *                         its configurations), exported with --supplement-of DEST; read with it
  *
  * Every row's run_id is the hash of its config column, checked on load, so an edited row or a
- * row from other code is refused instead of silently fitted.
+ * row from other code is refused instead of silently fitted. A supplement holds only the runs its
+ * base does not ship, trained by the same code on a machine that rounds the same way, so that its
+ * seeds and the base's are draws of one experiment (checked on export and on load).
  */
 import pl from "nodejs-polars";
 import { runIdOf, TRAINING_CODE_VERSION } from "../identity/mod.ts";
 import { loadOpenBlas } from "../openblas/mod.ts";
-import { validateSpec } from "./spec.ts";
+import { expandSpec, validateSpec } from "./spec.ts";
 import { loadRouterMetrics, loadSweepCurves, loadSweepResults } from "./store.ts";
-import type { SweepSpec } from "./types.ts";
+import type { SweepRun, SweepSpec } from "./types.ts";
 
 /** The machine a sweep ran on, as recorded in a manifest. */
 export interface MachineInfo {
@@ -46,6 +50,18 @@ export interface ShippedManifest {
   /** How the sweep was run and exported (to rerun it). */
   commands: string[];
   exportedAt: string;
+  /**
+   * Set on a supplement: the spec name of the shipped sweep it extends, whose runs it leaves out
+   * (`runs` counts only the new ones; `sweepWallS` is the time they took).
+   */
+  supplementOf?: string;
+}
+
+/** Runs of another spec that extend a shipped sweep (DIR/supplements/NAME). */
+export interface ShippedSupplement {
+  dir: string;
+  spec: SweepSpec;
+  manifest: ShippedManifest;
 }
 
 export interface ShippedSweep {
@@ -55,6 +71,8 @@ export interface ShippedSweep {
   spec: SweepSpec;
   manifest: ShippedManifest;
   dir: string;
+  /** The supplements read with it (their runs are in results, curves and router). */
+  supplements: ShippedSupplement[];
 }
 
 /** The CPU's model name (Linux /proc/cpuinfo), or "unknown". */
@@ -143,7 +161,10 @@ export function sweepWall(results: pl.DataFrame): number {
 
 /**
  * Exports the finished runs of sweep folder `dir`, which must hold every run of `spec`, to
- * `dest`. `commands` record how the sweep was run. Returns the manifest written.
+ * `dest`. `commands` record how the sweep was run. With `base` (a shipped sweep this one extends,
+ * e.g. with more seeds) the runs `base` already ships are left out, after checking that `dir`
+ * holds the same losses for them (else the runs were trained on a machine that rounds otherwise,
+ * and the new seeds would not be draws of the same experiment). Returns the manifest written.
  */
 export async function exportSweep(
   dir: string,
@@ -151,6 +172,7 @@ export async function exportSweep(
   spec: SweepSpec,
   commands: string[],
   expectedRuns: string[],
+  base?: ShippedSweep,
 ): Promise<ShippedManifest> {
   const results = loadSweepResults(dir);
   const have = new Set(results.height ? results.getColumn("run_id").toArray() as string[] : []);
@@ -162,8 +184,15 @@ export async function exportSweep(
         `sweep (rerun it into ${dir}) before exporting`,
     );
   }
-  const keep = pl.col("run_id").isIn(expectedRuns);
+  const shared = base ? sharedRuns(results, base, expectedRuns) : new Set<string>();
+  const keep = pl.col("run_id").isIn(expectedRuns.filter((id) => !shared.has(id)));
   const mine = results.filter(keep).sort("run_id");
+  if (base && mine.height === 0) {
+    throw new Error(
+      `every run of ${spec.name} is already in ${base.dir} or its supplements: there is nothing ` +
+        `to supplement it with (to export a supplement again, delete its old folder first)`,
+    );
+  }
   const status = mine.getColumn("status").toArray() as string[];
   const wall = (mine.getColumn("wall_s").toArray() as number[]).filter(Number.isFinite);
   const manifest: ShippedManifest = {
@@ -176,6 +205,7 @@ export async function exportSweep(
     machine: machineInfo(),
     commands,
     exportedAt: new Date().toISOString(),
+    ...(base ? { supplementOf: base.spec.name } : {}),
   };
   await Deno.mkdir(dest, { recursive: true });
   mine.writeCSV(`${dest}/results.csv`);
@@ -191,14 +221,112 @@ export async function exportSweep(
 }
 
 /**
+ * The runs of `expected` that `base` ships, after checking that `results` (a sweep folder's) holds
+ * each with the same validation loss as `base`.
+ */
+function sharedRuns(results: pl.DataFrame, base: ShippedSweep, expected: string[]): Set<string> {
+  type Row = { run_id: string; label: string; val_loss: number };
+  const rowsOf = (df: pl.DataFrame) =>
+    df.select("run_id", "label", "val_loss").toRecords() as Row[];
+  const baseLoss = new Map(rowsOf(base.results).map((r) => [r.run_id, r.val_loss]));
+  const shared = new Set(expected.filter((id) => baseLoss.has(id)));
+  const here = rowsOf(results.filter(pl.col("run_id").isIn([...shared])));
+  const differ = here.filter((r) => r.val_loss !== baseLoss.get(r.run_id));
+  if (differ.length > 0) {
+    const r = differ[0];
+    throw new Error(
+      `${differ.length} run(s) shared with ${base.dir} scored otherwise here (${r.label}: ` +
+        `${r.val_loss} against ${baseLoss.get(r.run_id)}): this sweep folder's runs were trained ` +
+        `on a machine that rounds differently (${base.dir}/manifest.json names the base's), so ` +
+        `its new seeds would not be draws of the same experiment; train the supplement there`,
+    );
+  }
+  return shared;
+}
+
+/**
  * Reads a shipped sweep folder. Refuses a row whose run_id is not the hash of its config, and
  * warns (through `warn`) when the results came from another training code version than this
- * checkout's, as retraining them would not reproduce the committed losses.
+ * checkout's, as retraining them would not reproduce the committed losses. Its supplements
+ * (DIR/supplements/NAME/) are read with it and their runs added, unless `supplements` is false.
  */
 export function loadShippedSweep(
   dir: string,
   warn: (msg: string) => void = console.warn,
+  opts: { supplements?: boolean } = {},
 ): ShippedSweep {
+  const base = readShippedFolder(dir, warn);
+  if (opts.supplements === false) return base;
+  return supplementNames(dir).reduce(
+    (s, name) => withSupplement(s, readShippedFolder(`${dir}/${SUPPLEMENTS}/${name}`, warn)),
+    base,
+  );
+}
+
+/** Where a shipped folder keeps its supplements (DIR/supplements/NAME/). */
+export const SUPPLEMENTS = "supplements";
+
+/** The supplements' folder names, sorted (none when DIR/supplements is absent). */
+function supplementNames(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(`${dir}/${SUPPLEMENTS}`)].filter((e) => e.isDirectory)
+      .map((e) => e.name).sort();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+}
+
+/**
+ * `base` with supplement `sup`'s runs added, after checking that they belong together: `sup` was
+ * exported against `base` (--supplement-of), by the same training code, on a machine that rounds
+ * the same way, and shares no run with it.
+ */
+function withSupplement(base: ShippedSweep, sup: ShippedSweep): ShippedSweep {
+  const why = sup.manifest.supplementOf !== base.spec.name
+    ? `it was not exported as a supplement of ${base.spec.name} (its manifest's supplementOf is ` +
+      `${JSON.stringify(sup.manifest.supplementOf)})`
+    : sup.manifest.trainingCodeVersion !== base.manifest.trainingCodeVersion
+    ? `its runs are of training code version ${sup.manifest.trainingCodeVersion}, the base's ` +
+      `of ${base.manifest.trainingCodeVersion}`
+    : !sameRounding(sup.manifest.machine, base.manifest.machine)
+    ? `it ran on a machine that rounds otherwise (${sup.manifest.machine.rounding} against ` +
+      `${base.manifest.machine.rounding}), so its seeds are not draws of the same experiment`
+    : undefined;
+  if (why) {
+    throw new Error(
+      `${sup.dir} cannot extend ${base.dir}: ${why}; move it out of ${base.dir}/${SUPPLEMENTS} ` +
+        `(or export it again with deno task sweep ... --export DEST --supplement-of ${base.dir})`,
+    );
+  }
+  const have = new Set(base.results.getColumn("run_id").toArray() as string[]);
+  const both = (sup.results.getColumn("run_id").toArray() as string[]).filter((id) => have.has(id));
+  if (both.length > 0) {
+    throw new Error(
+      `${sup.dir} repeats ${both.length} run(s) of ${base.dir} (${both[0]}): a supplement holds ` +
+        `only new runs; export it again with --supplement-of ${base.dir}`,
+    );
+  }
+  const stack = (a: pl.DataFrame, b: pl.DataFrame) =>
+    b.height === 0 ? a : a.height === 0 ? b : pl.concat([a, b.select(...a.columns)]);
+  return {
+    ...base,
+    results: stack(base.results, sup.results),
+    curves: stack(base.curves, sup.curves),
+    router: stack(base.router, sup.router),
+    supplements: [...base.supplements, { dir: sup.dir, spec: sup.spec, manifest: sup.manifest }],
+  };
+}
+
+/** Every run the shipped sweep and its supplements planned, each once (a run id may be in both). */
+export function plannedShippedRuns(s: ShippedSweep): SweepRun[] {
+  const seen = new Set<string>();
+  return [s.spec, ...s.supplements.map((x) => x.spec)].flatMap((spec) => expandSpec(spec))
+    .filter((r) => !seen.has(r.runId) && seen.add(r.runId));
+}
+
+/** One shipped folder alone, checked (loadShippedSweep without its supplements). */
+function readShippedFolder(dir: string, warn: (msg: string) => void): ShippedSweep {
   const read = (file: string) => {
     try {
       return Deno.readTextFileSync(`${dir}/${file}`);
@@ -252,6 +380,7 @@ export function loadShippedSweep(
     spec,
     manifest,
     dir,
+    supplements: [],
   };
 }
 
