@@ -2,8 +2,8 @@
  * Preset sweeps, each chosen by measurement on a 2-core machine (see each preset's comment for its
  * wall time). Passes over the training split (6.17M tokens at the 1024-token vocabulary, 5.12M at
  * 2048, 4.39M at 4096; runs sample windows at random, so a pass is the expected reuse of a token):
- * smoke and mini under 0.01, quick 0.13, standard and standard-seeds 0.32, full 0.10, gpu 1.8 -
- * never more than two (test/presets.test.ts checks it against the corpus).
+ * smoke and mini under 0.01, quick 0.13, standard, standard-seeds and standard-e64 0.32, full 0.10,
+ * gpu 1.8 - never more than two (test/presets.test.ts checks it against the corpus).
  */
 import { validateSpec } from "./spec.ts";
 import type { SweepSpec, SweepSpecInput } from "./types.ts";
@@ -209,6 +209,27 @@ function sbaseAndDenseAtFourSeeds(base: SweepSpecInput): SweepSpecInput {
   };
 }
 PRESET_INPUTS["standard-seeds"] = sbaseAndDenseAtFourSeeds(PRESET_INPUTS.standard);
+
+/**
+ * S-BASE at E = 64 at every size of the standard sweep, two seeds each: 8 runs, a probe past the
+ * standard grid, not shipped. Eq. (1) on the standard sweep puts 85% of S-BASE's rise in log Ehat
+ * within E = 32, yet its profile region leaves E_max open above; this tests whether the loss has
+ * stopped falling. The options follow SBASE_OPTIONS' rules (init std 0.005 x 64 = 0.32, router
+ * learning rate x 0.125). Measured (2026-12-03, AVX-512 EPYC, run into the standard folder with
+ * --allow-other-spec: 21.2 min of sweep): the loss rises from E = 32 at every size, by +0.053 /
+ * +0.068 / +0.079 / +0.115 nats at d_model 64 / 96 / 128 / 160 (4.038 / 3.909 / 3.838 / 3.810), so
+ * that at d_model 160 E = 64 is worse than dense (3.772); each rise exceeds twice the sd of the
+ * difference (at most 0.025 nats, S-BASE's spread pooled per size with these pairs). Its routers
+ * decide at once (entropy 0.01-0.63 of ln 64 = 4.16) and its training loss is higher too. Whether the rules' extrapolation or too few tokens per
+ * expert (about 30k) is to blame is not separated: SBASE_OPTIONS holds for E <= 32 only.
+ */
+PRESET_INPUTS["standard-e64"] = {
+  ...PRESET_INPUTS.standard,
+  name: "standard-e64",
+  routers: ["S-Base"],
+  experts: [64],
+  sizes: PRESET_INPUTS.standard.sizes.map((size) => ({ ...size, seeds: [0, 1] })),
+};
 
 export const PRESET_NAMES = Object.keys(PRESET_INPUTS);
 
