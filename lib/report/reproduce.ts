@@ -592,14 +592,14 @@ function sweepInfoOf(
   return {
     preset: spec.name,
     dir: shipped ? shipped.dir : plan.sweepDir,
-    shipped: m
+    shipped: shipped && m
       ? {
         trainingCodeVersion: m.trainingCodeVersion,
         machine:
           `${m.machine.cpu}, ${m.machine.logicalCores} logical cores, deno ${m.machine.deno}`,
         exportedAt: m.exportedAt,
         commands: m.commands,
-        supplements: shipped!.supplements.map((x) => ({
+        supplements: shipped.supplements.map((x) => ({
           sweep: x.spec.name,
           runs: x.manifest.runs,
           sweepWallS: x.manifest.sweepWallS,

@@ -67,7 +67,6 @@ export {
   type ShippedManifest,
   type ShippedSupplement,
   type ShippedSweep,
-  SUPPLEMENTS,
   sweepWall,
 } from "./shipped.ts";
 export {

@@ -189,47 +189,45 @@ const PRESET_INPUTS: Record<string, SweepSpecInput> = {
 };
 
 /**
- * A sweep's S-BASE and dense runs with seeds 0-3 at every size. `standard-seeds`: the standard
- * preset's two seeds at its smallest and largest size leave S-BASE's single-run spread (0.015-0.022
- * nats, 4-5 times dense's) too wide to judge its smallest effects (E = 4 against dense, E = 4
- * against 32 at one seed) within 2 hours on 2 cores. Run into the standard sweep's folder with
- * --allow-other-spec, it reuses that sweep's runs (same configs, same run ids) and trains the 40
- * missing ones; exported with --supplement-of data/ours/standard into that folder's supplements/,
- * it is read with it (lib/sweep/shipped.ts). Measured: 40 runs, 63.4 min of sweep on 2 processes
- * (118.6 min of run time) on the 2-core AVX-512 EPYC on 2026-12-03; with them S-BASE beats dense
- * in 12 of 12 cells and its loss falls from E = 4 to 32 at 4 of 4 sizes (README, "Our standard
- * sweep").
+ * The standard preset's S-BASE configurations alone (and dense, where `experts` keeps E = 1) with
+ * other expert counts or seeds. Same train settings and router options, so every run they share
+ * with `standard` has its run id: run into the standard sweep's folder with --allow-other-spec,
+ * they train only what it lacks.
  */
-function sbaseAndDenseAtFourSeeds(base: SweepSpecInput): SweepSpecInput {
+function standardSBase(name: string, experts: number[], seeds: number[]): SweepSpecInput {
+  const base = PRESET_INPUTS.standard;
   return {
     ...base,
-    name: `${base.name}-seeds`,
+    name,
     routers: ["S-Base"],
-    sizes: base.sizes.map((size) => ({ ...size, seeds: [0, 1, 2, 3] })),
+    experts,
+    sizes: base.sizes.map((size) => ({ ...size, seeds })),
   };
 }
-PRESET_INPUTS["standard-seeds"] = sbaseAndDenseAtFourSeeds(PRESET_INPUTS.standard);
 
-/**
- * S-BASE at E = 64 at every size of the standard sweep, two seeds each: 8 runs, a probe past the
- * standard grid, not shipped. Eq. (1) on the standard sweep puts 85% of S-BASE's rise in log Ehat
- * within E = 32, yet its profile region leaves E_max open above; this tests whether the loss has
- * stopped falling. The options follow SBASE_OPTIONS' rules (init std 0.005 x 64 = 0.32, router
- * learning rate x 0.125). Measured (2026-12-03, AVX-512 EPYC, run into the standard folder with
- * --allow-other-spec: 21.2 min of sweep): the loss rises from E = 32 at every size, by +0.053 /
- * +0.068 / +0.079 / +0.115 nats at d_model 64 / 96 / 128 / 160 (4.038 / 3.909 / 3.838 / 3.810), so
- * that at d_model 160 E = 64 is worse than dense (3.772); each rise exceeds twice the sd of the
- * difference (at most 0.025 nats, S-BASE's spread pooled per size with these pairs). Its routers
- * decide at once (entropy 0.01-0.63 of ln 64 = 4.16) and its training loss is higher too. Whether the rules' extrapolation or too few tokens per
- * expert (about 30k) is to blame is not separated: SBASE_OPTIONS holds for E <= 32 only.
- */
-PRESET_INPUTS["standard-e64"] = {
-  ...PRESET_INPUTS.standard,
-  name: "standard-e64",
-  routers: ["S-Base"],
-  experts: [64],
-  sizes: PRESET_INPUTS.standard.sizes.map((size) => ({ ...size, seeds: [0, 1] })),
-};
+// S-BASE and dense with seeds 0-3 at every size. The standard preset's two seeds at its smallest
+// and largest size leave S-BASE's single-run spread (0.015-0.022 nats, 4-5 times dense's) too
+// wide to judge its smallest effects (E = 4 against dense, E = 4 against 32 at one seed) within 2
+// hours on 2 cores. Run into the standard sweep's folder it trains the 40 missing runs; exported
+// with --supplement-of data/ours/standard into that folder's supplements/, it is read with it
+// (lib/sweep/shipped.ts). Measured: 40 runs, 63.4 min of sweep on 2 processes (118.6 min of run
+// time) on the 2-core AVX-512 EPYC on 2026-12-03; with them S-BASE beats dense in 12 of 12 cells
+// and its loss falls from E = 4 to 32 at 4 of 4 sizes (README, "Our standard sweep").
+PRESET_INPUTS["standard-seeds"] = standardSBase("standard-seeds", [1, 4, 16, 32], [0, 1, 2, 3]);
+
+// S-BASE at E = 64 at every size, two seeds each: 8 runs, a probe past the standard grid, not
+// shipped. Eq. (1) on the standard sweep puts 85% of S-BASE's rise in log Ehat within E = 32, yet
+// its profile region leaves E_max open above; this tests whether the loss has stopped falling.
+// The options follow SBASE_OPTIONS' rules (init std 0.005 x 64 = 0.32, router learning rate x
+// 0.125). Measured (2026-12-03, AVX-512 EPYC, run into the standard folder: 21.2 min of sweep):
+// the loss rises from E = 32 at every size, by +0.054 / +0.068 / +0.079 / +0.115 nats at d_model
+// 64 / 96 / 128 / 160 (4.038 / 3.909 / 3.838 / 3.810), so that at d_model 160 E = 64 is worse
+// than dense (3.772); each rise exceeds twice the sd of the difference (0.019-0.033 nats,
+// S-BASE's spread pooled per size with these pairs). Its routers decide at once (entropy
+// 0.01-0.63 of ln 64 = 4.16) and its training loss is higher too. Whether the rules'
+// extrapolation or too few tokens per expert (about 30k) is to blame is not separated:
+// SBASE_OPTIONS holds for E <= 32 only.
+PRESET_INPUTS["standard-e64"] = standardSBase("standard-e64", [64], [0, 1]);
 
 export const PRESET_NAMES = Object.keys(PRESET_INPUTS);
 

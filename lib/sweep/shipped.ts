@@ -264,7 +264,7 @@ export function loadShippedSweep(
 }
 
 /** Where a shipped folder keeps its supplements (DIR/supplements/NAME/). */
-export const SUPPLEMENTS = "supplements";
+const SUPPLEMENTS = "supplements";
 
 /** The supplements' folder names, sorted (none when DIR/supplements is absent). */
 function supplementNames(dir: string): string[] {
